@@ -1,0 +1,89 @@
+import path from 'node:path';
+import cookieParser from 'cookie-parser';
+import express, { type Express } from 'express';
+import { engine } from 'express-handlebars';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import type { DataSource } from 'typeorm';
+import { campaignRoutes } from './campaigns/campaign.routes';
+import type { Config } from './config';
+import { CheckoutService } from './donations/checkout.service';
+import { donationRoutes } from './donations/donation.routes';
+import type { Logger } from './logger';
+import { StripeEventHandlers } from './payments/stripe/event-handlers';
+import type { Stripe } from './payments/stripe/stripe-client';
+import { webhookRoutes } from './payments/stripe/webhook.routes';
+import { WebhookService } from './payments/stripe/webhook.service';
+import { errorHandler, notFound } from './web/errors';
+
+export interface AppDeps {
+  config: Config;
+  dataSource: DataSource;
+  stripe: Stripe;
+  /** The whsec_ secret webhooks are verified with (the emulator's own when it runs). */
+  webhookSecret: string;
+  logger: Logger;
+  /** True while the built-in Stripe emulator stands in for Stripe: pages show a test-mode ribbon. */
+  testMode: boolean;
+  /** Origins of the checkout pages the donate form redirects to (allowed by the CSP's form-action). */
+  checkoutOrigins: string[];
+}
+
+export interface App {
+  app: Express;
+  webhooks: WebhookService;
+}
+
+const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
+
+/** Builds the Express app without listening: the server and supertest both use it. */
+export function createApp(deps: AppDeps): App {
+  const { config, dataSource, stripe, logger } = deps;
+  const handlers = new StripeEventHandlers(stripe, logger);
+  const webhooks = new WebhookService(dataSource, stripe, deps.webhookSecret, handlers, logger);
+  const checkout = new CheckoutService(dataSource, stripe, config.baseUrl, config.orgName, logger);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.engine('hbs', engine({ extname: '.hbs', defaultLayout: 'main', layoutsDir: path.join(ROOT, 'views/layouts'), partialsDir: path.join(ROOT, 'views/partials') }));
+  app.set('view engine', 'hbs');
+  app.set('views', path.join(ROOT, 'views'));
+  app.locals.orgName = config.orgName;
+  app.locals.testMode = deps.testMode;
+
+  app.use(pinoHttp({ logger, autoLogging: { ignore: (req) => req.url === '/healthz' } }));
+  app.use(helmet({
+    contentSecurityPolicy: {
+      directives: {
+        'form-action': ["'self'", 'https://checkout.stripe.com', ...deps.checkoutOrigins],
+        // Only meaningful behind HTTPS; on a plain-http demo it would break same-origin form posts.
+        'upgrade-insecure-requests': config.baseUrl.startsWith('https://') ? [] : null,
+      },
+    },
+    hsts: config.baseUrl.startsWith('https://'),
+  }));
+
+  app.get('/healthz', async (_req, res) => {
+    try {
+      await dataSource.query('SELECT 1');
+      res.json({ status: 'ok' });
+    } catch {
+      res.status(503).json({ status: 'unavailable', message: 'The database is not reachable.' });
+    }
+  });
+
+  // Before any body parser: the webhook signature covers the raw bytes.
+  app.use(webhookRoutes(webhooks, logger));
+
+  app.use('/assets', express.static(path.join(ROOT, 'views/assets'), { maxAge: '1h' }));
+  app.use(express.urlencoded({ extended: false, limit: '20kb', parameterLimit: 50 }));
+  app.use(cookieParser(config.sessionSecret));
+
+  app.use(campaignRoutes(dataSource));
+  app.use(donationRoutes({ dataSource, checkout, fees: config.coverFees, secureCookies: config.baseUrl.startsWith('https://') }));
+
+  app.use(notFound);
+  app.use(errorHandler(logger));
+  return { app, webhooks };
+}

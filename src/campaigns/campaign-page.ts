@@ -1,0 +1,80 @@
+import type { DataSource } from 'typeorm';
+import type { FieldErrors } from '../donations/donation-form';
+import { formatMoney, minorToMajorString } from '../money';
+import { FREQUENCIES, type Campaign, type Frequency } from './campaign.entity';
+import { campaignProgress, campaignState, recentPublicGifts, renderStory, type CampaignState } from './campaign.service';
+
+const FREQUENCY_LABELS: Record<Frequency, string> = { once: 'Once', monthly: 'Monthly', annual: 'Annual' };
+const CLOSED_MESSAGES: Record<Exclude<CampaignState, 'open'>, string> = {
+  inactive: 'This campaign is not accepting gifts right now.',
+  not_started: 'This campaign has not started yet.',
+  ended: 'This campaign has ended. Thank you to everyone who gave!',
+};
+
+export interface DonateFormInput {
+  values?: Record<string, unknown>;
+  errors?: FieldErrors;
+  formError?: string;
+}
+
+/** Everything the campaign page shows, computed here so the template only lays it out. */
+export async function campaignPageModel(dataSource: DataSource, campaign: Campaign, form: DonateFormInput = {}, now = new Date()) {
+  const [progress, wall] = await Promise.all([campaignProgress(dataSource, campaign, now), recentPublicGifts(dataSource, campaign.id)]);
+  const values = form.values ?? {};
+  const str = (key: string) => (typeof values[key] === 'string' ? (values[key] as string) : '');
+  const state = campaignState(campaign, now);
+  const presetValues = campaign.presetAmounts.map((minor) => minorToMajorString(minor, campaign.currency));
+  const chosenAmount = str('amount');
+  const otherChosen = chosenAmount !== '' && !presetValues.includes(chosenAmount);
+  const chosenFrequency = str('frequency') || campaign.defaultFrequency;
+  const errors = form.errors ?? {};
+
+  return {
+    title: campaign.title,
+    campaign: {
+      slug: campaign.slug,
+      title: campaign.title,
+      storyHtml: renderStory(campaign.storyMarkdown),
+      currencyCode: campaign.currency.toUpperCase(),
+    },
+    progress: {
+      raised: formatMoney(progress.raised, campaign.currency),
+      goal: formatMoney(progress.goal, campaign.currency),
+      percent: progress.percent,
+      barPercent: Math.min(100, progress.percent),
+      donors: progress.donors,
+      donorsLabel: progress.donors === 1 ? 'donor' : 'donors',
+      daysLeft: progress.daysLeft,
+      daysLeftLabel: progress.daysLeft === 1 ? 'day left' : 'days left',
+      endsOn: campaign.endsAt ? campaign.endsAt.toLocaleDateString('en-US', { dateStyle: 'long', timeZone: 'UTC' }) : null,
+    },
+    open: state === 'open',
+    closedMessage: state === 'open' ? null : CLOSED_MESSAGES[state],
+    form: {
+      presets: presetValues.map((value, i) => ({
+        value,
+        label: formatMoney(campaign.presetAmounts[i], campaign.currency),
+        checked: value === chosenAmount || (!chosenAmount && i === Math.min(1, presetValues.length - 1)),
+        id: `amount-${i}`,
+      })),
+      otherChecked: otherChosen || (chosenAmount === 'other'),
+      otherValue: otherChosen ? chosenAmount : str('amount_other'),
+      frequencies: FREQUENCIES.map((value) => ({ value, label: FREQUENCY_LABELS[value], checked: value === chosenFrequency, id: `frequency-${value}` })),
+      email: str('email'),
+      name: str('name'),
+      comment: str('comment'),
+      dedication: str('dedication'),
+      anonymous: str('anonymous') !== '',
+      coverFees: str('cover_fees') !== '',
+      newsletter: str('newsletter') !== '',
+      errors,
+      hasErrors: Object.keys(errors).length > 0 || Boolean(form.formError),
+      formError: form.formError ?? null,
+    },
+    wall: wall.map((w) => ({
+      name: w.displayName ?? 'Anonymous',
+      comment: w.comment,
+      when: w.occurredAt.toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' }),
+    })),
+  };
+}

@@ -1,0 +1,41 @@
+import { Router } from 'express';
+import type { DataSource } from 'typeorm';
+import { NotFoundError } from '../web/errors';
+import { campaignPageModel } from './campaign-page';
+import { campaignProgress, findCampaignBySlug, listActiveCampaigns } from './campaign.service';
+import { formatMoney } from '../money';
+
+export function campaignRoutes(dataSource: DataSource): Router {
+  const router = Router();
+
+  router.get('/', async (_req, res) => {
+    const campaigns = await listActiveCampaigns(dataSource);
+    if (campaigns.length === 1) return res.redirect(303, `/campaigns/${campaigns[0].slug}`);
+    res.render('home', {
+      title: 'Campaigns',
+      campaigns: campaigns.map((c) => ({ slug: c.slug, title: c.title, goal: formatMoney(c.goalAmount, c.currency) })),
+    });
+  });
+
+  router.get('/campaigns/:slug', async (req, res) => {
+    const campaign = await findCampaignBySlug(dataSource, req.params.slug);
+    if (!campaign) throw new NotFoundError('We could not find that campaign.');
+    const cancelled = req.query.cancelled !== undefined;
+    res.render('campaign', {
+      ...(await campaignPageModel(dataSource, campaign)),
+      notice: cancelled ? 'Your gift was not completed and you were not charged. You can try again below.' : null,
+    });
+  });
+
+  router.get('/api/campaigns/:slug/progress', async (req, res) => {
+    const campaign = await findCampaignBySlug(dataSource, req.params.slug);
+    if (!campaign) {
+      res.status(404).json({ error: 'campaign_not_found', message: 'No campaign has that slug.' });
+      return;
+    }
+    const { daysLeft: _daysLeft, ...progress } = await campaignProgress(dataSource, campaign);
+    res.set('Cache-Control', 'no-store').json(progress);
+  });
+
+  return router;
+}

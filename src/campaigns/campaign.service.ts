@@ -1,0 +1,119 @@
+import MarkdownIt from 'markdown-it';
+import type { DataSource, EntityManager } from 'typeorm';
+import { z } from 'zod';
+import { keptTotals } from '../ledger/ledger.service';
+import { isSupportedCurrency, MAX_CHARGE_MINOR, SUPPORTED_CURRENCIES } from '../money';
+import { Campaign, FREQUENCIES } from './campaign.entity';
+
+export const campaignInputSchema = z
+  .object({
+    slug: z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'use lower-case letters, digits and single hyphens, like end-of-year').max(80),
+    title: z.string().trim().min(1, 'is required').max(200),
+    storyMarkdown: z.string().max(20_000).default(''),
+    currency: z.string().toLowerCase().refine(isSupportedCurrency, `must be one of ${SUPPORTED_CURRENCIES.join(', ')}`),
+    goalAmount: z.number().int().positive('must be above zero').max(Number.MAX_SAFE_INTEGER),
+    presetAmounts: z.array(z.number().int().positive().max(MAX_CHARGE_MINOR)).max(8).default([]),
+    defaultFrequency: z.enum(FREQUENCIES).default('once'),
+    startsAt: z.date().optional(),
+    endsAt: z.date().nullable().default(null),
+    active: z.boolean().default(true),
+  })
+  .refine((c) => !c.endsAt || !c.startsAt || c.endsAt > c.startsAt, { path: ['endsAt'], message: 'must be after the start' });
+
+export type CampaignInput = z.input<typeof campaignInputSchema>;
+
+export class CampaignExistsError extends Error {}
+
+export async function createCampaign(dataSource: DataSource | EntityManager, input: CampaignInput): Promise<Campaign> {
+  const data = campaignInputSchema.parse(input);
+  const manager = 'manager' in dataSource ? dataSource.manager : dataSource;
+  return manager.transaction(async (tx) => {
+    const existing = await tx.findOne(Campaign, { where: { slug: data.slug } });
+    if (existing) throw new CampaignExistsError(`A campaign with slug "${data.slug}" already exists`);
+    const campaign = tx.create(Campaign, { ...data, startsAt: data.startsAt ?? new Date() });
+    await tx.save(campaign);
+    await tx.query(`INSERT INTO campaign_totals (campaign_id) VALUES ($1) ON CONFLICT DO NOTHING`, [campaign.id]);
+    return campaign;
+  });
+}
+
+export function findCampaignBySlug(dataSource: DataSource, slug: string): Promise<Campaign | null> {
+  if (!/^[a-z0-9-]{1,80}$/.test(slug)) return Promise.resolve(null);
+  return dataSource.getRepository(Campaign).findOne({ where: { slug } });
+}
+
+export function listActiveCampaigns(dataSource: DataSource): Promise<Campaign[]> {
+  return dataSource.getRepository(Campaign).find({ where: { active: true }, order: { createdAt: 'DESC' } });
+}
+
+export type CampaignState = 'open' | 'not_started' | 'ended' | 'inactive';
+
+export function campaignState(campaign: Campaign, now: Date): CampaignState {
+  if (!campaign.active) return 'inactive';
+  if (campaign.startsAt > now) return 'not_started';
+  if (campaign.endsAt && campaign.endsAt <= now) return 'ended';
+  return 'open';
+}
+
+export interface CampaignProgress {
+  slug: string;
+  currency: string;
+  goal: number;
+  raised: number;
+  donors: number;
+  gifts: number;
+  /** Whole percent of the goal reached; may pass 100. */
+  percent: number;
+  endsAt: string | null;
+  daysLeft: number | null;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Progress from the kept totals (one row), never a SUM over every gift. */
+export async function campaignProgress(dataSource: DataSource, campaign: Campaign, now = new Date()): Promise<CampaignProgress> {
+  const totals = await keptTotals(dataSource.manager, campaign.id);
+  return {
+    slug: campaign.slug,
+    currency: campaign.currency,
+    goal: campaign.goalAmount,
+    raised: totals.raised,
+    donors: totals.donors,
+    gifts: totals.gifts,
+    percent: Math.max(0, Math.floor((totals.raised * 100) / campaign.goalAmount)),
+    endsAt: campaign.endsAt ? campaign.endsAt.toISOString() : null,
+    daysLeft: campaign.endsAt ? Math.max(0, Math.ceil((campaign.endsAt.getTime() - now.getTime()) / DAY_MS)) : null,
+  };
+}
+
+export interface WallEntry {
+  displayName: string | null;
+  comment: string | null;
+  occurredAt: Date;
+}
+
+/** Recent first gifts (not renewals) that still count, with what the donor chose to make public. */
+export async function recentPublicGifts(dataSource: DataSource, campaignId: string, limit = 10): Promise<WallEntry[]> {
+  const rows: { donor_name: string | null; comment: string | null; anonymous: boolean; occurred_at: Date }[] = await dataSource.query(
+    `SELECT ci.donor_name, ci.comment, ci.anonymous, g.occurred_at
+       FROM ledger_entries g
+       JOIN checkout_intents ci ON ci.id = g.checkout_intent_id
+      WHERE g.campaign_id = $1 AND g.kind = 'gift' AND NOT g.renewal
+        AND g.amount + COALESCE((SELECT SUM(a.amount) FROM ledger_entries a WHERE a.gift_entry_id = g.id), 0) > 0
+      ORDER BY g.occurred_at DESC
+      LIMIT $2`,
+    [campaignId, limit],
+  );
+  return rows.map((r) => ({
+    displayName: r.anonymous ? null : r.donor_name,
+    comment: r.comment,
+    occurredAt: new Date(r.occurred_at),
+  }));
+}
+
+// Raw HTML off: a story can format text and link, never inject markup or scripts.
+const markdown = new MarkdownIt({ html: false, linkify: true, typographer: true });
+
+export function renderStory(storyMarkdown: string): string {
+  return markdown.render(storyMarkdown);
+}

@@ -1,0 +1,135 @@
+import 'reflect-metadata';
+import { parseArgs } from 'node:util';
+import dotenv from 'dotenv';
+import { ZodError } from 'zod';
+import { FREQUENCIES } from './campaigns/campaign.entity';
+import { CampaignExistsError, createCampaign } from './campaigns/campaign.service';
+import { ConfigError, loadConfig } from './config';
+import { openDatabase } from './db/connect';
+import { verifyAllTotals } from './ledger/ledger.service';
+import { createLogger } from './logger';
+import { formatMoney, isSupportedCurrency, parseMajorAmount, SUPPORTED_CURRENCIES } from './money';
+
+const USAGE = `Usage: npm run cli -- <command> [options]
+
+Commands:
+  migrate                         Apply pending database migrations.
+  campaign:create                 Create a campaign.
+      --slug <slug>               e.g. end-of-year (lower-case letters, digits, hyphens)
+      --title <title>
+      --goal <amount>             in major units, e.g. 50000 or 50000.00
+      --currency <iso>            e.g. usd (${SUPPORTED_CURRENCIES.join(', ')})
+      [--ends <YYYY-MM-DD>]       last day of the campaign (inclusive, UTC)
+      [--presets <a,b,c>]         preset amounts in major units, e.g. 10,25,50,100
+      [--frequency <once|monthly|annual>]  default frequency (once)
+      [--story <markdown>]
+  totals:verify                   Check every campaign's kept totals against a recomputation from the ledger.`;
+
+class UsageError extends Error {}
+
+function amountArg(name: string, value: string, currency: string): number {
+  const parsed = parseMajorAmount(value, currency);
+  if (!parsed.ok || parsed.minor <= 0) throw new UsageError(`--${name} must be a positive amount in major units, like 50000 or 25.50 (got "${value}")`);
+  return parsed.minor;
+}
+
+export interface CliIO {
+  env: NodeJS.ProcessEnv;
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const processIO: CliIO = { env: process.env, out: (l) => console.log(l), err: (l) => console.error(l) };
+
+/** Runs one CLI command; returns the process exit code (0 ok, 1 check failed, 2 bad usage or error). */
+export async function runCli(argv: string[], io: CliIO = processIO): Promise<number> {
+  try {
+    return await run(argv, io);
+  } catch (err) {
+    io.err(`Error: ${describeError(err)}`);
+    return 2;
+  }
+}
+
+async function run(argv: string[], io: CliIO): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help') {
+    io.out(USAGE);
+    return command ? 0 : 2;
+  }
+  if (!['migrate', 'campaign:create', 'totals:verify'].includes(command)) throw new UsageError(`Unknown command "${command}".`);
+
+  const config = loadConfig(io.env);
+  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+
+  let campaignInput: Parameters<typeof createCampaign>[1] | undefined;
+  if (command === 'campaign:create') {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        slug: { type: 'string' }, title: { type: 'string' }, goal: { type: 'string' }, currency: { type: 'string' },
+        ends: { type: 'string' }, presets: { type: 'string' }, frequency: { type: 'string' }, story: { type: 'string' },
+      },
+      strict: true,
+    });
+    for (const required of ['slug', 'title', 'goal', 'currency'] as const) {
+      if (!values[required]) throw new UsageError(`--${required} is required.`);
+    }
+    const currency = values.currency!.toLowerCase();
+    if (!isSupportedCurrency(currency)) throw new UsageError(`--currency must be one of ${SUPPORTED_CURRENCIES.join(', ')} (got "${values.currency}")`);
+    let endsAt: Date | null = null;
+    if (values.ends) {
+      const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(values.ends);
+      endsAt = m ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], 23, 59, 59)) : null;
+      if (!endsAt || Number.isNaN(endsAt.getTime()) || endsAt.toISOString().slice(0, 10) !== values.ends) {
+        throw new UsageError(`--ends must be a date like 2026-12-31 (got "${values.ends}")`);
+      }
+    }
+    if (values.frequency && !(FREQUENCIES as readonly string[]).includes(values.frequency)) {
+      throw new UsageError(`--frequency must be one of ${FREQUENCIES.join(', ')}`);
+    }
+    campaignInput = {
+      slug: values.slug!,
+      title: values.title!,
+      goalAmount: amountArg('goal', values.goal!, currency),
+      currency,
+      endsAt,
+      storyMarkdown: values.story ?? '',
+      presetAmounts: values.presets ? values.presets.split(',').map((p) => amountArg('presets', p.trim(), currency)) : undefined,
+      defaultFrequency: values.frequency as (typeof FREQUENCIES)[number] | undefined,
+    };
+  }
+
+  const database = await openDatabase(config, logger);
+  try {
+    if (command === 'migrate') {
+      io.out('Database is up to date.');
+      return 0;
+    }
+    if (command === 'campaign:create') {
+      const campaign = await createCampaign(database.dataSource, campaignInput!);
+      io.out(`Created campaign "${campaign.title}" (${campaign.slug}) with a goal of ${formatMoney(campaign.goalAmount, campaign.currency)}: ${config.baseUrl}/campaigns/${campaign.slug}`);
+      return 0;
+    }
+    const checks = await verifyAllTotals(database.dataSource.manager);
+    for (const c of checks) {
+      io.out(`${c.matches ? 'ok      ' : 'MISMATCH'} ${c.slug}: kept ${JSON.stringify(c.kept)} recomputed ${JSON.stringify(c.recomputed)}`);
+    }
+    return checks.every((c) => c.matches) ? 0 : 1;
+  } finally {
+    await database.close();
+  }
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof UsageError || err instanceof ConfigError || err instanceof CampaignExistsError) return err.message;
+  if (err instanceof ZodError) return err.issues.map((i) => `--${String(i.path[0])} ${i.message}`).join('; ');
+  const code = (err as { code?: string })?.code;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `${(err as Error).message}\n\n${USAGE}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+if (require.main === module) {
+  dotenv.config({ quiet: true });
+  runCli(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { FREQUENCIES, type Campaign, type Frequency } from '../campaigns/campaign.entity';
+import { currencyRule, formatMoney, grossUpForFees, MAX_CHARGE_MINOR, parseMajorAmount } from '../money';
+
+export interface DonationRequest {
+  donationAmount: number;
+  feeCoverAmount: number;
+  totalAmount: number;
+  currency: string;
+  frequency: Frequency;
+  email: string;
+  name: string | null;
+  comment: string | null;
+  anonymous: boolean;
+  dedication: string | null;
+  newsletter: boolean;
+}
+
+export type DonationField = 'amount' | 'frequency' | 'email' | 'name' | 'comment' | 'dedication';
+export type FieldErrors = Partial<Record<DonationField, string>>;
+
+export type DonationFormResult = { ok: true; value: DonationRequest } | { ok: false; errors: FieldErrors };
+
+const LIMITS = { name: 100, comment: 500, dedication: 200, email: 254 };
+const emailSchema = z.email();
+
+/** A single text value from a urlencoded body; repeated or nested fields are not text. */
+function text(value: unknown): string | undefined | null {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') return null;
+  // Control characters have no place in a name or comment (and break CSV and email headers).
+  return value.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '').trim();
+}
+
+function checkbox(value: unknown): boolean {
+  const v = typeof value === 'string' ? value.trim().toLowerCase() : '';
+  return v !== '' && !['false', '0', 'off', 'no'].includes(v);
+}
+
+/**
+ * Validates the public donate form. Every message is written for the supporter, beside its field.
+ * `amount` is major units ("25", "37.50"); the form's "Other" radio sends `amount=other` plus `amount_other`.
+ */
+export function parseDonationForm(
+  body: Record<string, unknown>,
+  campaign: Campaign,
+  fees: { percentBps: number; fixedMinor: number },
+): DonationFormResult {
+  const errors: FieldErrors = {};
+  const currency = campaign.currency;
+  const rule = currencyRule(currency);
+  const code = currency.toUpperCase();
+
+  let amountText = text(body.amount);
+  if (amountText === 'other') amountText = text(body.amount_other);
+  let donationAmount = 0;
+  if (amountText === null) errors.amount = 'Enter one amount, like 25 or 37.50.';
+  else if (!amountText) errors.amount = 'Choose or enter an amount.';
+  else {
+    const parsed = parseMajorAmount(amountText, currency);
+    if (!parsed.ok) {
+      errors.amount = parsed.reason === 'decimals'
+        ? rule.decimals === 0 ? `${code} amounts are whole numbers, like 500.` : `${code} amounts have at most ${rule.decimals} decimal places, like 37.50.`
+        : `Enter the amount as a plain number, like ${rule.decimals ? '25 or 37.50' : '500'} (no currency signs or commas).`;
+    } else if (parsed.minor < rule.minMinor) {
+      errors.amount = `The smallest gift we can accept is ${formatMoney(rule.minMinor, currency)}.`;
+    } else if (parsed.minor > MAX_CHARGE_MINOR) {
+      errors.amount = `The largest gift we can take online is ${formatMoney(MAX_CHARGE_MINOR, currency)}. Please contact us for larger gifts.`;
+    } else donationAmount = parsed.minor;
+  }
+
+  const frequencyText = text(body.frequency);
+  let frequency: Frequency = campaign.defaultFrequency;
+  if (frequencyText === null || (frequencyText && !(FREQUENCIES as readonly string[]).includes(frequencyText))) {
+    errors.frequency = 'Choose how often to give: once, monthly or annual.';
+  } else if (frequencyText) frequency = frequencyText as Frequency;
+
+  const email = text(body.email);
+  if (!email) errors.email = 'Enter your email address so we can send your receipt.';
+  else if (email.length > LIMITS.email || !emailSchema.safeParse(email).success) errors.email = 'Enter a valid email address, like name@example.org.';
+
+  const optionalText = (field: 'name' | 'comment' | 'dedication', label: string): string | null => {
+    const value = text(body[field]);
+    if (value === null) errors[field] = `Enter your ${label} as plain text.`;
+    else if (value && value.length > LIMITS[field]) errors[field] = `Keep your ${label} under ${LIMITS[field]} characters.`;
+    return value || null;
+  };
+  const name = optionalText('name', 'name');
+  const comment = optionalText('comment', 'comment');
+  const dedication = optionalText('dedication', 'dedication');
+
+  let feeCoverAmount = 0;
+  if (!errors.amount && checkbox(body.cover_fees)) {
+    feeCoverAmount = grossUpForFees(donationAmount, fees) - donationAmount;
+    if (donationAmount + feeCoverAmount > MAX_CHARGE_MINOR) {
+      errors.amount = `With fees covered this is above the largest gift we can take online (${formatMoney(MAX_CHARGE_MINOR, currency)}).`;
+    }
+  }
+
+  if (Object.keys(errors).length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    value: {
+      donationAmount,
+      feeCoverAmount,
+      totalAmount: donationAmount + feeCoverAmount,
+      currency,
+      frequency,
+      email: email!,
+      name,
+      comment,
+      anonymous: checkbox(body.anonymous),
+      dedication,
+      newsletter: checkbox(body.newsletter),
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import { Router, type Response } from 'express';
+import type { DataSource } from 'typeorm';
+import { campaignPageModel } from '../campaigns/campaign-page';
+import { campaignProgress, campaignState, findCampaignBySlug } from '../campaigns/campaign.service';
+import { Campaign } from '../campaigns/campaign.entity';
+import { formatMoney } from '../money';
+import { NotFoundError } from '../web/errors';
+import { CheckoutIntent } from './checkout-intent.entity';
+import { CheckoutService, PaymentProviderError } from './checkout.service';
+import { parseDonationForm, type FieldErrors } from './donation-form';
+
+/** Signed cookie naming the checkout intent started in this browser: only its owner sees the gift's details. */
+export const GIFT_COOKIE = 'kettle_gift';
+const FREQUENCY_WORDS = { once: '', monthly: ' every month', annual: ' every year' } as const;
+
+export function donationRoutes(deps: {
+  dataSource: DataSource;
+  checkout: CheckoutService;
+  fees: { percentBps: number; fixedMinor: number };
+  secureCookies: boolean;
+}): Router {
+  const { dataSource, checkout } = deps;
+  const router = Router();
+
+  const renderForm = async (res: Response, status: number, campaign: Campaign, body: Record<string, unknown>, errors: FieldErrors, formError?: string) => {
+    res.status(status).render('campaign', await campaignPageModel(dataSource, campaign, { values: body, errors, formError }));
+  };
+
+  router.post('/campaigns/:slug/donate', async (req, res) => {
+    const campaign = await findCampaignBySlug(dataSource, req.params.slug);
+    if (!campaign) throw new NotFoundError('We could not find that campaign.');
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    if (campaignState(campaign, new Date()) !== 'open') {
+      return renderForm(res, 409, campaign, body, {}, 'This campaign is not accepting gifts right now.');
+    }
+    const parsed = parseDonationForm(body, campaign, deps.fees);
+    if (!parsed.ok) return renderForm(res, 422, campaign, body, parsed.errors, 'Please check the highlighted fields.');
+
+    try {
+      const { intent, checkoutUrl } = await checkout.start(campaign, parsed.value);
+      res.cookie(GIFT_COOKIE, intent.id, { signed: true, httpOnly: true, sameSite: 'lax', secure: deps.secureCookies, maxAge: 86_400_000 });
+      res.redirect(303, checkoutUrl);
+    } catch (err) {
+      if (!(err instanceof PaymentProviderError)) throw err;
+      await renderForm(res, 503, campaign, body, {}, 'We could not reach our payment provider. You have not been charged; please try again in a few minutes.');
+    }
+  });
+
+  router.get('/thanks', async (req, res) => {
+    const sessionId = typeof req.query.session_id === 'string' ? req.query.session_id : '';
+    const intent = /^cs_[A-Za-z0-9_]{1,200}$/.test(sessionId)
+      ? await dataSource.getRepository(CheckoutIntent).findOne({ where: { stripeCheckoutSessionId: sessionId } })
+      : null;
+    if (!intent) throw new NotFoundError('We could not find that gift. If you were charged, your receipt email has the details.');
+    const campaign = await dataSource.getRepository(Campaign).findOneByOrFail({ id: intent.campaignId });
+    const progress = await campaignProgress(dataSource, campaign);
+    // A session id in a URL can be shared or guessed at; the gift's details stay with the browser that started it.
+    const isOwner = req.signedCookies?.[GIFT_COOKIE] === intent.id;
+    const confirmed = intent.status === 'completed';
+
+    res.render('thanks', {
+      title: 'Thank you',
+      refreshSeconds: isOwner && !confirmed && intent.status !== 'expired' && intent.status !== 'failed' ? 3 : null,
+      campaign: { slug: campaign.slug, title: campaign.title },
+      gift: isOwner
+        ? {
+            amount: formatMoney(intent.totalAmount, intent.currency),
+            every: FREQUENCY_WORDS[intent.frequency],
+            name: intent.donorName,
+            confirmed,
+            failed: intent.status === 'failed' || intent.status === 'expired',
+          }
+        : null,
+      progress: {
+        raised: formatMoney(progress.raised, campaign.currency),
+        goal: formatMoney(progress.goal, campaign.currency),
+        percent: progress.percent,
+        barPercent: Math.min(100, progress.percent),
+        donors: progress.donors,
+      },
+    });
+  });
+
+  return router;
+}

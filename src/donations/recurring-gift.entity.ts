@@ -1,0 +1,61 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { bigintNumber } from '../db/columns';
+
+/** Kettle's view of a Stripe subscription: who gives, to what, how much, and its state. */
+@Entity({ name: 'recurring_gifts' })
+export class RecurringGift {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ name: 'stripe_subscription_id', type: 'text', unique: true })
+  stripeSubscriptionId: string;
+
+  @Column({ name: 'campaign_id', type: 'uuid', nullable: true })
+  campaignId: string | null;
+
+  @Column({ name: 'donor_id', type: 'uuid', nullable: true })
+  donorId: string | null;
+
+  @Column({ name: 'checkout_intent_id', type: 'uuid', nullable: true })
+  checkoutIntentId: string | null;
+
+  @Column({ name: 'stripe_customer_id', type: 'text', nullable: true })
+  stripeCustomerId: string | null;
+
+  @Column({ type: 'text', default: 'incomplete' })
+  status: string;
+
+  @Column({ type: 'bigint', transformer: bigintNumber, nullable: true })
+  amount: number | null;
+
+  @Column({ type: 'char', length: 3, nullable: true })
+  currency: string | null;
+
+  @Column({ type: 'text', nullable: true })
+  interval: string | null;
+
+  @Column({ name: 'cancel_at_period_end', type: 'boolean', default: false })
+  cancelAtPeriodEnd: boolean;
+
+  @Column({ type: 'boolean', default: false })
+  paused: boolean;
+
+  @Column({ name: 'current_period_end', type: 'timestamptz', nullable: true })
+  currentPeriodEnd: Date | null;
+
+  @Column({ name: 'failed_payment_count', type: 'integer', default: 0 })
+  failedPaymentCount: number;
+
+  @Column({ name: 'last_payment_failed_at', type: 'timestamptz', nullable: true })
+  lastPaymentFailedAt: Date | null;
+
+  /** event.created of the subscription event whose state is stored: older events never overwrite it. */
+  @Column({ name: 'stripe_state_at', type: 'timestamptz', nullable: true })
+  stripeStateAt: Date | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}

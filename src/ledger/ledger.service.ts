@@ -1,0 +1,205 @@
+import type { EntityManager } from 'typeorm';
+import type { Frequency } from '../campaigns/campaign.entity';
+import type { LedgerEntryKind, LedgerSource } from './ledger-entry.entity';
+
+export interface NewGift {
+  kind: 'gift';
+  campaignId: string;
+  donorId: string | null;
+  amount: number;
+  currency: string;
+  feeCoverAmount?: number;
+  source: LedgerSource;
+  frequency: Frequency | null;
+  renewal?: boolean;
+  checkoutIntentId?: string | null;
+  stripeCheckoutSessionId?: string | null;
+  stripeInvoiceId?: string | null;
+  stripePaymentIntentId?: string | null;
+  stripeSubscriptionId?: string | null;
+  occurredAt: Date;
+}
+
+export interface NewAdjustment {
+  kind: 'refund' | 'dispute_lost';
+  /** The gift this reduces; campaign, donor and currency come from it. */
+  giftEntryId: string;
+  /** Positive amount to subtract, in minor units. */
+  amount: number;
+  currency: string;
+  stripeRefundId?: string | null;
+  stripeDisputeId?: string | null;
+  occurredAt: Date;
+}
+
+export type LedgerInput = NewGift | NewAdjustment;
+
+export interface RecordResult {
+  /** false when a row with the same Stripe id already exists: the call was a replay. */
+  created: boolean;
+  entryId: string | null;
+}
+
+export class LedgerError extends Error {}
+
+/**
+ * The one way money enters the ledger, whatever its source (webhook, reconciliation, offline gift).
+ * Must run inside the caller's transaction: it inserts the entry (a replay of the same Stripe
+ * object is a no-op thanks to the UNIQUE Stripe ids) and moves the kept totals by the same amount.
+ */
+export async function recordLedgerEntry(tx: EntityManager, input: LedgerInput): Promise<RecordResult> {
+  if (!tx.queryRunner?.isTransactionActive) throw new LedgerError('recordLedgerEntry must run inside a transaction');
+  if (!Number.isSafeInteger(input.amount) || input.amount <= 0) {
+    throw new LedgerError(`Ledger amounts are positive integers in minor units, got ${input.amount}`);
+  }
+  return input.kind === 'gift' ? recordGift(tx, input) : recordAdjustment(tx, input);
+}
+
+async function recordGift(tx: EntityManager, gift: NewGift): Promise<RecordResult> {
+  const [campaign] = await tx.query(`SELECT currency FROM campaigns WHERE id = $1`, [gift.campaignId]);
+  if (!campaign) throw new LedgerError(`Unknown campaign ${gift.campaignId}`);
+  assertSameCurrency(campaign.currency, gift.currency);
+  // Lock the campaign's totals first: every writer for one campaign takes the same lock in the same order.
+  await lockTotals(tx, gift.campaignId);
+
+  const rows: { id: string }[] = await tx.query(
+    `INSERT INTO ledger_entries (campaign_id, donor_id, kind, amount, currency, fee_cover_amount, source, frequency, renewal,
+        checkout_intent_id, stripe_checkout_session_id, stripe_invoice_id, stripe_payment_intent_id, stripe_subscription_id, occurred_at)
+     VALUES ($1, $2, 'gift', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+     ON CONFLICT DO NOTHING
+     RETURNING id`,
+    [gift.campaignId, gift.donorId, gift.amount, gift.currency.toLowerCase(), gift.feeCoverAmount ?? 0, gift.source,
+      gift.frequency, gift.renewal ?? false, gift.checkoutIntentId ?? null, gift.stripeCheckoutSessionId ?? null,
+      gift.stripeInvoiceId ?? null, gift.stripePaymentIntentId ?? null, gift.stripeSubscriptionId ?? null, gift.occurredAt],
+  );
+  if (rows.length === 0) return { created: false, entryId: null };
+
+  const donorBecameCounted = gift.donorId ? await moveDonorNet(tx, gift.campaignId, gift.donorId, gift.amount) : 0;
+  await moveTotals(tx, gift.campaignId, { raised: gift.amount, gifts: 1, donors: donorBecameCounted });
+  return { created: true, entryId: rows[0].id };
+}
+
+async function recordAdjustment(tx: EntityManager, adj: NewAdjustment): Promise<RecordResult> {
+  const [gift] = await tx.query(`SELECT id, campaign_id, donor_id, currency FROM ledger_entries WHERE id = $1 AND kind = 'gift'`, [adj.giftEntryId]);
+  if (!gift) throw new LedgerError(`Unknown gift ${adj.giftEntryId}`);
+  assertSameCurrency(gift.currency, adj.currency);
+  await lockTotals(tx, gift.campaign_id);
+  // Serialises adjustments of one gift, so its net is read after any concurrent refund commits.
+  await tx.query(`SELECT id FROM ledger_entries WHERE id = $1 FOR UPDATE`, [gift.id]);
+  const netBefore = await giftNet(tx, gift.id);
+
+  const rows: { id: string }[] = await tx.query(
+    `INSERT INTO ledger_entries (campaign_id, donor_id, kind, amount, currency, source, gift_entry_id,
+        stripe_refund_id, stripe_dispute_id, occurred_at)
+     VALUES ($1, $2, $3, $4, $5, 'stripe', $6, $7, $8, $9)
+     ON CONFLICT DO NOTHING
+     RETURNING id`,
+    [gift.campaign_id, gift.donor_id, adj.kind satisfies LedgerEntryKind, -adj.amount, gift.currency, gift.id,
+      adj.stripeRefundId ?? null, adj.stripeDisputeId ?? null, adj.occurredAt],
+  );
+  if (rows.length === 0) return { created: false, entryId: null };
+
+  const netAfter = netBefore - adj.amount;
+  const giftStoppedCounting = netBefore > 0 && netAfter <= 0 ? -1 : 0;
+  const donorChange = gift.donor_id ? await moveDonorNet(tx, gift.campaign_id, gift.donor_id, -adj.amount) : 0;
+  await moveTotals(tx, gift.campaign_id, { raised: -adj.amount, gifts: giftStoppedCounting, donors: donorChange });
+  return { created: true, entryId: rows[0].id };
+}
+
+function assertSameCurrency(expected: string, actual: string) {
+  if (expected.trim().toLowerCase() !== actual.toLowerCase()) {
+    throw new LedgerError(`Currency mismatch: campaign counts in ${expected}, entry is in ${actual}`);
+  }
+}
+
+async function lockTotals(tx: EntityManager, campaignId: string) {
+  await tx.query(`INSERT INTO campaign_totals (campaign_id) VALUES ($1) ON CONFLICT DO NOTHING`, [campaignId]);
+  await tx.query(`SELECT campaign_id FROM campaign_totals WHERE campaign_id = $1 FOR UPDATE`, [campaignId]);
+}
+
+async function giftNet(tx: EntityManager, giftId: string): Promise<number> {
+  const [row] = await tx.query(
+    `SELECT COALESCE(SUM(amount), 0)::bigint AS net FROM ledger_entries WHERE id = $1 OR gift_entry_id = $1`,
+    [giftId],
+  );
+  return Number(row.net);
+}
+
+/** Moves a donor's net for the campaign; returns +1 / -1 when they start / stop counting as a donor. */
+async function moveDonorNet(tx: EntityManager, campaignId: string, donorId: string, delta: number): Promise<number> {
+  const [row] = await tx.query(
+    `INSERT INTO campaign_donor_totals (campaign_id, donor_id, net_amount) VALUES ($1, $2, $3)
+     ON CONFLICT (campaign_id, donor_id) DO UPDATE SET net_amount = campaign_donor_totals.net_amount + EXCLUDED.net_amount
+     RETURNING net_amount`,
+    [campaignId, donorId, delta],
+  );
+  const after = Number(row.net_amount);
+  const before = after - delta;
+  if (before <= 0 && after > 0) return 1;
+  if (before > 0 && after <= 0) return -1;
+  return 0;
+}
+
+async function moveTotals(tx: EntityManager, campaignId: string, delta: { raised: number; gifts: number; donors: number }) {
+  await tx.query(
+    `UPDATE campaign_totals
+        SET raised_amount = raised_amount + $2, gift_count = gift_count + $3, donor_count = donor_count + $4, updated_at = now()
+      WHERE campaign_id = $1`,
+    [campaignId, delta.raised, delta.gifts, delta.donors],
+  );
+}
+
+export interface Totals {
+  raised: number;
+  gifts: number;
+  donors: number;
+}
+
+/** Totals computed from the ledger alone: what the kept totals must always equal. */
+export async function recomputeTotals(manager: EntityManager, campaignId: string): Promise<Totals> {
+  const [row] = await manager.query(
+    `WITH gift_net AS (
+       SELECT g.id, g.donor_id, g.amount + COALESCE((SELECT SUM(a.amount) FROM ledger_entries a WHERE a.gift_entry_id = g.id), 0) AS net
+         FROM ledger_entries g
+        WHERE g.campaign_id = $1 AND g.kind = 'gift'
+     ), donor_net AS (
+       SELECT donor_id, SUM(net) AS net FROM gift_net WHERE donor_id IS NOT NULL GROUP BY donor_id
+     )
+     SELECT (SELECT COALESCE(SUM(net), 0) FROM gift_net)::bigint AS raised,
+            (SELECT COUNT(*) FROM gift_net WHERE net > 0)::int AS gifts,
+            (SELECT COUNT(*) FROM donor_net WHERE net > 0)::int AS donors`,
+    [campaignId],
+  );
+  return { raised: Number(row.raised), gifts: Number(row.gifts), donors: Number(row.donors) };
+}
+
+export async function keptTotals(manager: EntityManager, campaignId: string): Promise<Totals> {
+  const [row] = await manager.query(
+    `SELECT raised_amount, gift_count, donor_count FROM campaign_totals WHERE campaign_id = $1`,
+    [campaignId],
+  );
+  return row
+    ? { raised: Number(row.raised_amount), gifts: Number(row.gift_count), donors: Number(row.donor_count) }
+    : { raised: 0, gifts: 0, donors: 0 };
+}
+
+export interface TotalsCheck {
+  campaignId: string;
+  slug: string;
+  kept: Totals;
+  recomputed: Totals;
+  matches: boolean;
+}
+
+/** Compares every campaign's kept totals with a recomputation from the ledger. */
+export async function verifyAllTotals(manager: EntityManager): Promise<TotalsCheck[]> {
+  const campaigns: { id: string; slug: string }[] = await manager.query(`SELECT id, slug FROM campaigns ORDER BY slug`);
+  const checks: TotalsCheck[] = [];
+  for (const c of campaigns) {
+    const kept = await keptTotals(manager, c.id);
+    const recomputed = await recomputeTotals(manager, c.id);
+    const matches = kept.raised === recomputed.raised && kept.gifts === recomputed.gifts && kept.donors === recomputed.donors;
+    checks.push({ campaignId: c.id, slug: c.slug, kept, recomputed, matches });
+  }
+  return checks;
+}

@@ -1,0 +1,21 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+/** Structured logs. Secrets, card data and full emails must never reach them: see redact and maskEmail. */
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["stripe-signature"]', '*.email', 'email'],
+      censor: '[redacted]',
+    },
+  });
+}
+
+/** "jane.doe@example.org" → "j***@example.org": enough to correlate, not enough to identify. */
+export function maskEmail(email: string | null | undefined): string | undefined {
+  if (!email) return undefined;
+  const at = email.lastIndexOf('@');
+  return at < 1 ? '***' : `${email[0]}***${email.slice(at)}`;
+}

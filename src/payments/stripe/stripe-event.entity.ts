@@ -1,0 +1,41 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+export type StripeEventStatus = 'received' | 'processed' | 'ignored' | 'deferred';
+
+/** The webhook inbox: every verified event, keyed by Stripe's id so a redelivery is a no-op. */
+@Entity({ name: 'stripe_events' })
+export class StripeEventRecord {
+  @PrimaryColumn({ type: 'text' })
+  id: string;
+
+  @Column({ type: 'text' })
+  type: string;
+
+  @Column({ name: 'api_version', type: 'text', nullable: true })
+  apiVersion: string | null;
+
+  @Column({ name: 'stripe_created_at', type: 'timestamptz' })
+  stripeCreatedAt: Date;
+
+  @Column({ type: 'jsonb' })
+  payload: unknown;
+
+  @Column({ type: 'text', default: 'received' })
+  status: StripeEventStatus;
+
+  /** For a deferred event: the PaymentIntent id whose gift it waits for. */
+  @Column({ type: 'text', nullable: true })
+  awaiting: string | null;
+
+  @Column({ type: 'integer', default: 0 })
+  attempts: number;
+
+  @Column({ name: 'last_error', type: 'text', nullable: true })
+  lastError: string | null;
+
+  @Column({ name: 'received_at', type: 'timestamptz', default: () => 'now()' })
+  receivedAt: Date;
+
+  @Column({ name: 'processed_at', type: 'timestamptz', nullable: true })
+  processedAt: Date | null;
+}

@@ -1,0 +1,94 @@
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import dotenv from 'dotenv';
+import { createApp } from './app';
+import { seedDemoCampaign } from './campaigns/demo';
+import { ConfigError, loadConfig, type Config } from './config';
+import { openDatabase } from './db/connect';
+import { createLogger, type Logger } from './logger';
+import { createStripeClient, type Stripe } from './payments/stripe/stripe-client';
+import { startStripeEmulator, type StripeEmulator } from './stripe-emulator';
+
+interface StripeSetup {
+  stripe: Stripe;
+  webhookSecret: string;
+  emulator: StripeEmulator | null;
+  checkoutOrigins: string[];
+}
+
+async function setUpStripe(config: Config, logger: Logger): Promise<StripeSetup> {
+  if (config.stripe.secretKey) {
+    return {
+      stripe: createStripeClient({ secretKey: config.stripe.secretKey, apiBase: config.stripe.apiBase }),
+      webhookSecret: config.stripe.webhookSecret!,
+      emulator: null,
+      checkoutOrigins: config.stripe.apiBase ? [new URL(config.stripe.apiBase).origin] : [],
+    };
+  }
+  const webhookSecret = `whsec_${randomBytes(24).toString('hex')}`;
+  const emulator = await startStripeEmulator({ port: config.stripe.emulatorPort, logger: logger.child({ module: 'stripe-emulator' }) });
+  logger.warn({ url: emulator.url }, 'STRIPE_SECRET_KEY is not set: using the built-in Stripe emulator (test mode, no real money)');
+  return {
+    stripe: createStripeClient({ secretKey: 'sk_test_kettle_emulator', apiBase: emulator.url }),
+    webhookSecret,
+    emulator,
+    checkoutOrigins: [new URL(emulator.url).origin, emulator.url.replace('127.0.0.1', 'localhost')],
+  };
+}
+
+async function main() {
+  dotenv.config({ quiet: true });
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  const database = await openDatabase(config, logger);
+  const stripeSetup = await setUpStripe(config, logger);
+
+  if (config.seedDemo) {
+    const demo = await seedDemoCampaign(database.dataSource);
+    if (demo) logger.info({ slug: demo.slug }, 'seeded the demo campaign');
+  }
+
+  const { app, webhooks } = createApp({
+    config,
+    dataSource: database.dataSource,
+    logger,
+    testMode: stripeSetup.emulator !== null,
+    ...stripeSetup,
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(config.port, () => resolve(s));
+  });
+  stripeSetup.emulator?.setWebhook({ url: `http://127.0.0.1:${config.port}/stripe/webhook`, secret: stripeSetup.webhookSecret });
+  logger.info({ url: config.baseUrl }, `Kettle is listening on ${config.baseUrl}`);
+
+  webhooks.retryUnfinished().catch((err) => logger.error({ err }, 'retrying unfinished webhook events failed'));
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    setTimeout(() => process.exit(1), 10_000).unref();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await stripeSetup.emulator?.close();
+    await database.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error(`Kettle could not start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,43 @@
+import request from 'supertest';
+import type { Campaign } from '../../src/campaigns/campaign.entity';
+import type { TestKettle } from './kettle';
+
+export const CARDS = {
+  visa: '4242424242424242',
+  declined: '4000000000000002',
+  insufficientFunds: '4000000000009995',
+  failsOnNextCharge: '4000000000000341',
+} as const;
+
+export interface StartedCheckout {
+  sessionId: string;
+  checkoutUrl: string;
+  cookie: string[];
+}
+
+/** Submits the campaign's donate form as a browser would and follows nothing: returns the Checkout Session. */
+export async function startDonation(kettle: TestKettle, campaign: Campaign, form: Record<string, string>): Promise<StartedCheckout> {
+  const res = await request(kettle.app)
+    .post(`/campaigns/${campaign.slug}/donate`)
+    .type('form')
+    .send({ email: 'donor@example.org', frequency: 'once', ...form });
+  if (res.status !== 303) throw new Error(`donate answered ${res.status}: ${res.text.slice(0, 300)}`);
+  const checkoutUrl = res.headers.location;
+  const sessionId = checkoutUrl.split('/').pop()!;
+  const cookie = res.headers['set-cookie'] as unknown as string[];
+  return { sessionId, checkoutUrl, cookie };
+}
+
+/** Donates and pays on the emulator's checkout, then waits until its webhooks were delivered. */
+export async function donateAndPay(
+  kettle: TestKettle,
+  campaign: Campaign,
+  form: Record<string, string>,
+  card: string = CARDS.visa,
+): Promise<StartedCheckout> {
+  const started = await startDonation(kettle, campaign, form);
+  const result = await kettle.emulator.pay(started.sessionId, { number: card, email: form.email ?? 'donor@example.org', name: form.name });
+  if (!result.ok) throw new Error(`payment declined: ${result.message}`);
+  await kettle.emulator.idle();
+  return started;
+}

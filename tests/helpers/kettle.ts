@@ -1,0 +1,115 @@
+import 'reflect-metadata';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import type { DataSource } from 'typeorm';
+import { createApp } from '../../src/app';
+import type { Campaign } from '../../src/campaigns/campaign.entity';
+import { createCampaign, type CampaignInput } from '../../src/campaigns/campaign.service';
+import { loadConfig, type Config } from '../../src/config';
+import { createDataSource, runMigrations } from '../../src/db/data-source';
+import { keptTotals, recomputeTotals, type Totals } from '../../src/ledger/ledger.service';
+import { createStripeClient, type Stripe } from '../../src/payments/stripe/stripe-client';
+import type { WebhookService } from '../../src/payments/stripe/webhook.service';
+import { startStripeEmulator, type StripeEmulator } from '../../src/stripe-emulator';
+import { createTestDatabase, type TestDatabase } from './database';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy';
+
+export const WEBHOOK_SECRET = 'whsec_test_kettle_suite_secret';
+
+export interface TestKettle {
+  baseUrl: string;
+  app: ReturnType<typeof createApp>['app'];
+  webhooks: WebhookService;
+  dataSource: DataSource;
+  stripe: Stripe;
+  emulator: StripeEmulator;
+  config: Config;
+  /** Present with { dbProxy: true }: cut() takes the database away from the app. */
+  dbProxy?: TcpProxy;
+  close(): Promise<void>;
+}
+
+/**
+ * A whole Kettle for one test file: its own database (migrated), the Stripe emulator reached by
+ * the real stripe-node SDK over HTTP, and the app listening on a free port so the emulator's
+ * signed webhooks reach it as Stripe's would.
+ */
+export async function startTestKettle(opts: { dbProxy?: boolean; autoDeliver?: boolean } = {}): Promise<TestKettle> {
+  const db: TestDatabase = await createTestDatabase();
+  let dbUrl = db.url;
+  let dbProxy: TcpProxy | undefined;
+  if (opts.dbProxy) {
+    const u = new URL(db.url);
+    dbProxy = await startTcpProxy({ host: u.hostname, port: Number(u.port || 5432) });
+    u.hostname = '127.0.0.1';
+    u.port = String(dbProxy.port);
+    dbUrl = u.toString();
+  }
+  const dataSource = createDataSource(dbUrl, 5);
+  await dataSource.initialize();
+  await runMigrations(dataSource);
+
+  const emulator = await startStripeEmulator({ autoDeliver: opts.autoDeliver ?? true });
+  const stripe = createStripeClient({ secretKey: 'sk_test_kettle_suite', apiBase: emulator.url });
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', SESSION_SECRET: 'x'.repeat(32), ORG_NAME: 'Test Newsroom' });
+
+  let server: Server | undefined;
+  const built = createApp({
+    config: { ...config, baseUrl: 'http://kettle.test' },
+    dataSource,
+    stripe,
+    webhookSecret: WEBHOOK_SECRET,
+    logger,
+    testMode: true,
+    checkoutOrigins: [emulator.url],
+  });
+  server = await new Promise<Server>((resolve) => {
+    const s = built.app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  emulator.setWebhook({ url: `${baseUrl}/stripe/webhook`, secret: WEBHOOK_SECRET });
+
+  return {
+    baseUrl,
+    app: built.app,
+    webhooks: built.webhooks,
+    dataSource,
+    stripe,
+    emulator,
+    config,
+    dbProxy,
+    async close() {
+      await emulator.close();
+      await new Promise<void>((resolve) => server!.close(() => resolve()));
+      dbProxy?.restore();
+      await dataSource.destroy();
+      await dbProxy?.close();
+      await db.drop();
+    },
+  };
+}
+
+let slugCounter = 0;
+
+export function makeCampaign(kettle: TestKettle, overrides: Partial<CampaignInput> = {}): Promise<Campaign> {
+  slugCounter += 1;
+  return createCampaign(kettle.dataSource, {
+    slug: `campaign-${slugCounter}`,
+    title: 'Urgent end-of-year fundraising campaign',
+    currency: 'usd',
+    goalAmount: 50_000_00,
+    presetAmounts: [10_00, 25_00, 50_00],
+    startsAt: new Date(Date.now() - 86_400_000),
+    endsAt: new Date(Date.now() + 30 * 86_400_000),
+    ...overrides,
+  });
+}
+
+export async function totalsOf(kettle: TestKettle, campaignId: string): Promise<{ kept: Totals; recomputed: Totals }> {
+  return {
+    kept: await keptTotals(kettle.dataSource.manager, campaignId),
+    recomputed: await recomputeTotals(kettle.dataSource.manager, campaignId),
+  };
+}

@@ -1,0 +1,102 @@
+import 'reflect-metadata';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DataSource } from 'typeorm';
+import type { Campaign } from '../src/campaigns/campaign.entity';
+import { createCampaign } from '../src/campaigns/campaign.service';
+import { createDataSource, runMigrations } from '../src/db/data-source';
+import { upsertDonor } from '../src/donors/donor.service';
+import { keptTotals, LedgerError, recomputeTotals, recordLedgerEntry, verifyAllTotals } from '../src/ledger/ledger.service';
+import { createTestDatabase, type TestDatabase } from './helpers/database';
+
+let db: TestDatabase;
+let dataSource: DataSource;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  dataSource = createDataSource(db.url, 5);
+  await dataSource.initialize();
+  await runMigrations(dataSource);
+});
+
+afterAll(async () => {
+  await dataSource?.destroy();
+  await db?.drop();
+});
+
+let n = 0;
+const newCampaign = (currency = 'usd') => {
+  n += 1;
+  return createCampaign(dataSource, { slug: `ledger-${n}`, title: 'Ledger test', currency, goalAmount: 100_000 });
+};
+const donor = (email: string) => dataSource.transaction((tx) => upsertDonor(tx, { email }));
+const gift = (campaign: Campaign, donorId: string | null, amount: number, paymentIntent: string) =>
+  dataSource.transaction((tx) => recordLedgerEntry(tx, {
+    kind: 'gift', campaignId: campaign.id, donorId, amount, currency: campaign.currency, source: 'stripe',
+    frequency: 'once', stripePaymentIntentId: paymentIntent, occurredAt: new Date(),
+  }));
+const refund = (giftEntryId: string, amount: number, refundId: string) =>
+  dataSource.transaction((tx) => recordLedgerEntry(tx, {
+    kind: 'refund', giftEntryId, amount, currency: 'usd', stripeRefundId: refundId, occurredAt: new Date(),
+  }));
+
+describe('the ledger', () => {
+  it('migrations are idempotent: running them again applies nothing', async () => {
+    expect(await runMigrations(dataSource)).toEqual([]);
+  });
+
+  it('records a gift once, however often the same Stripe object is recorded', async () => {
+    const campaign = await newCampaign();
+    const d = await donor('once@example.org');
+    const first = await gift(campaign, d, 2500, 'pi_once');
+    const again = await gift(campaign, d, 2500, 'pi_once');
+    expect(first.created).toBe(true);
+    expect(again).toEqual({ created: false, entryId: null });
+    expect(await keptTotals(dataSource.manager, campaign.id)).toEqual({ raised: 2500, gifts: 1, donors: 1 });
+  });
+
+  it('subtracts partial and full refunds, and a fully refunded gift or donor stops counting', async () => {
+    const campaign = await newCampaign();
+    const alice = await donor('alice@example.org');
+    const bob = await donor('bob@example.org');
+    const a = await gift(campaign, alice, 5000, 'pi_alice');
+    const b = await gift(campaign, bob, 3000, 'pi_bob');
+    await refund(a.entryId!, 1000, 're_alice_1');
+    expect(await keptTotals(dataSource.manager, campaign.id)).toEqual({ raised: 7000, gifts: 2, donors: 2 });
+    await refund(b.entryId!, 3000, 're_bob_full');
+    await refund(b.entryId!, 3000, 're_bob_full');
+    expect(await keptTotals(dataSource.manager, campaign.id)).toEqual({ raised: 4000, gifts: 1, donors: 1 });
+    expect(await recomputeTotals(dataSource.manager, campaign.id)).toEqual({ raised: 4000, gifts: 1, donors: 1 });
+  });
+
+  it('counts a donor once across several gifts', async () => {
+    const campaign = await newCampaign();
+    const d = await donor('Repeat@Example.org');
+    expect(await donor('repeat@example.ORG')).toBe(d);
+    await gift(campaign, d, 1000, 'pi_r1');
+    await gift(campaign, d, 1000, 'pi_r2');
+    expect(await keptTotals(dataSource.manager, campaign.id)).toEqual({ raised: 2000, gifts: 2, donors: 1 });
+  });
+
+  it('keeps totals equal to a recomputation under concurrent writers', async () => {
+    const campaign = await newCampaign();
+    const donors = await Promise.all(Array.from({ length: 5 }, (_, i) => donor(`conc${i}@example.org`)));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => gift(campaign, donors[i % 5], 100 + i, `pi_conc_${i}`)));
+    const checks = await verifyAllTotals(dataSource.manager);
+    expect(checks.every((c) => c.matches)).toBe(true);
+    expect(await keptTotals(dataSource.manager, campaign.id)).toMatchObject({ gifts: 20, donors: 5 });
+  });
+
+  it('refuses money in the wrong currency, non-integer or non-positive amounts, and writes outside a transaction', async () => {
+    const campaign = await newCampaign('eur');
+    await expect(dataSource.transaction((tx) => recordLedgerEntry(tx, {
+      kind: 'gift', campaignId: campaign.id, donorId: null, amount: 100, currency: 'usd', source: 'stripe', frequency: 'once', occurredAt: new Date(),
+    }))).rejects.toThrow(LedgerError);
+    await expect(dataSource.transaction((tx) => recordLedgerEntry(tx, {
+      kind: 'gift', campaignId: campaign.id, donorId: null, amount: 10.5, currency: 'eur', source: 'stripe', frequency: 'once', occurredAt: new Date(),
+    }))).rejects.toThrow(/integers/);
+    await expect(recordLedgerEntry(dataSource.manager, {
+      kind: 'gift', campaignId: campaign.id, donorId: null, amount: 100, currency: 'eur', source: 'stripe', frequency: 'once', occurredAt: new Date(),
+    })).rejects.toThrow(/inside a transaction/);
+    expect(await keptTotals(dataSource.manager, campaign.id)).toEqual({ raised: 0, gifts: 0, donors: 0 });
+  });
+});
