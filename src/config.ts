@@ -91,6 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     orgName: e.ORG_NAME,
     coverFees: { percentBps: e.COVER_FEES_PERCENT_BPS, fixedMinor: e.COVER_FEES_FIXED_MINOR },
-    seedDemo: e.SEED_DEMO ? e.SEED_DEMO === 'true' : !e.DATABASE_URL && e.NODE_ENV !== 'production',
+    // The demo campaign never goes into a production database.
+    seedDemo: e.NODE_ENV !== 'production' && (e.SEED_DEMO ? e.SEED_DEMO === 'true' : !e.DATABASE_URL),
   };
 }

@@ -7,7 +7,11 @@ export function createLogger(level: string): Logger {
   return pino({
     level,
     redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["stripe-signature"]', '*.email', 'email'],
+      paths: [
+        'req.headers.authorization', 'req.headers.cookie', 'req.headers["stripe-signature"]', 'res.headers["set-cookie"]',
+        // TypeORM's QueryFailedError carries the query's parameters: donors' emails and names.
+        'err.parameters', 'err.driverError.parameters', '*.email', 'email',
+      ],
       censor: '[redacted]',
     },
   });

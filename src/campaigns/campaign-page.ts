@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { FieldErrors } from '../donations/donation-form';
 import { formatMoney, minorToMajorString } from '../money';
 import { FREQUENCIES, type Campaign, type Frequency } from './campaign.entity';
-import { campaignProgress, campaignState, recentPublicGifts, renderStory, type CampaignState } from './campaign.service';
+import { campaignProgress, campaignState, recentPublicGifts, renderStory, type CampaignProgress, type CampaignState } from './campaign.service';
 
 const FREQUENCY_LABELS: Record<Frequency, string> = { once: 'Once', monthly: 'Monthly', annual: 'Annual' };
 const CLOSED_MESSAGES: Record<Exclude<CampaignState, 'open'>, string> = {
@@ -17,6 +17,21 @@ export interface DonateFormInput {
   formError?: string;
 }
 
+/** The progress box shared by the campaign and thank-you pages. */
+export function progressView(campaign: Campaign, progress: CampaignProgress) {
+  return {
+    raised: formatMoney(progress.raised, campaign.currency),
+    goal: formatMoney(progress.goal, campaign.currency),
+    percent: progress.percent,
+    barPercent: Math.min(100, progress.percent),
+    donors: progress.donors,
+    donorsLabel: progress.donors === 1 ? 'donor' : 'donors',
+    daysLeft: progress.daysLeft,
+    daysLeftLabel: progress.daysLeft === 1 ? 'day left' : 'days left',
+    endsOn: campaign.endsAt ? campaign.endsAt.toLocaleDateString('en-US', { dateStyle: 'long', timeZone: 'UTC' }) : null,
+  };
+}
+
 /** Everything the campaign page shows, computed here so the template only lays it out. */
 export async function campaignPageModel(dataSource: DataSource, campaign: Campaign, form: DonateFormInput = {}, now = new Date()) {
   const [progress, wall] = await Promise.all([campaignProgress(dataSource, campaign, now), recentPublicGifts(dataSource, campaign.id)]);
@@ -25,7 +40,8 @@ export async function campaignPageModel(dataSource: DataSource, campaign: Campai
   const state = campaignState(campaign, now);
   const presetValues = campaign.presetAmounts.map((minor) => minorToMajorString(minor, campaign.currency));
   const chosenAmount = str('amount');
-  const otherChosen = chosenAmount !== '' && !presetValues.includes(chosenAmount);
+  // A typed amount posted as `amount` (API clients) shows in the Other field like one typed there.
+  const typedAmount = chosenAmount !== '' && chosenAmount !== 'other' && !presetValues.includes(chosenAmount);
   const chosenFrequency = str('frequency') || campaign.defaultFrequency;
   const errors = form.errors ?? {};
 
@@ -37,17 +53,7 @@ export async function campaignPageModel(dataSource: DataSource, campaign: Campai
       storyHtml: renderStory(campaign.storyMarkdown),
       currencyCode: campaign.currency.toUpperCase(),
     },
-    progress: {
-      raised: formatMoney(progress.raised, campaign.currency),
-      goal: formatMoney(progress.goal, campaign.currency),
-      percent: progress.percent,
-      barPercent: Math.min(100, progress.percent),
-      donors: progress.donors,
-      donorsLabel: progress.donors === 1 ? 'donor' : 'donors',
-      daysLeft: progress.daysLeft,
-      daysLeftLabel: progress.daysLeft === 1 ? 'day left' : 'days left',
-      endsOn: campaign.endsAt ? campaign.endsAt.toLocaleDateString('en-US', { dateStyle: 'long', timeZone: 'UTC' }) : null,
-    },
+    progress: progressView(campaign, progress),
     open: state === 'open',
     closedMessage: state === 'open' ? null : CLOSED_MESSAGES[state],
     form: {
@@ -57,8 +63,8 @@ export async function campaignPageModel(dataSource: DataSource, campaign: Campai
         checked: value === chosenAmount || (!chosenAmount && i === Math.min(1, presetValues.length - 1)),
         id: `amount-${i}`,
       })),
-      otherChecked: otherChosen || (chosenAmount === 'other'),
-      otherValue: otherChosen ? chosenAmount : str('amount_other'),
+      otherChecked: typedAmount || chosenAmount === 'other',
+      otherValue: typedAmount ? chosenAmount : str('amount_other'),
       frequencies: FREQUENCIES.map((value) => ({ value, label: FREQUENCY_LABELS[value], checked: value === chosenFrequency, id: `frequency-${value}` })),
       email: str('email'),
       name: str('name'),

@@ -1,6 +1,6 @@
 import { Router, type Response } from 'express';
 import type { DataSource } from 'typeorm';
-import { campaignPageModel } from '../campaigns/campaign-page';
+import { campaignPageModel, progressView } from '../campaigns/campaign-page';
 import { campaignProgress, campaignState, findCampaignBySlug } from '../campaigns/campaign.service';
 import { Campaign } from '../campaigns/campaign.entity';
 import { formatMoney } from '../money';
@@ -31,7 +31,8 @@ export function donationRoutes(deps: {
     if (!campaign) throw new NotFoundError('We could not find that campaign.');
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (campaignState(campaign, new Date()) !== 'open') {
-      return renderForm(res, 409, campaign, body, {}, 'This campaign is not accepting gifts right now.');
+      // The page says why (ended, not started, paused) in place of the form.
+      return renderForm(res, 409, campaign, body, {});
     }
     const parsed = parseDonationForm(body, campaign, deps.fees);
     if (!parsed.ok) return renderForm(res, 422, campaign, body, parsed.errors, 'Please check the highlighted fields.');
@@ -71,13 +72,7 @@ export function donationRoutes(deps: {
             failed: intent.status === 'failed' || intent.status === 'expired',
           }
         : null,
-      progress: {
-        raised: formatMoney(progress.raised, campaign.currency),
-        goal: formatMoney(progress.goal, campaign.currency),
-        percent: progress.percent,
-        barPercent: Math.min(100, progress.percent),
-        donors: progress.donors,
-      },
+      progress: progressView(campaign, progress),
     });
   });
 

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import type { DataSource } from 'typeorm';
@@ -55,9 +55,13 @@ export async function startTestKettle(opts: { dbProxy?: boolean; autoDeliver?: b
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const config = loadConfig({ NODE_ENV: 'test', PORT: '0', SESSION_SECRET: 'x'.repeat(32), ORG_NAME: 'Test Newsroom' });
 
-  let server: Server | undefined;
+  // Listen first, so the app knows its own URL (Stripe's success_url leads a browser back to it).
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const appConfig: Config = { ...config, baseUrl };
   const built = createApp({
-    config: { ...config, baseUrl: 'http://kettle.test' },
+    config: appConfig,
     dataSource,
     stripe,
     webhookSecret: WEBHOOK_SECRET,
@@ -65,10 +69,7 @@ export async function startTestKettle(opts: { dbProxy?: boolean; autoDeliver?: b
     testMode: true,
     checkoutOrigins: [emulator.url],
   });
-  server = await new Promise<Server>((resolve) => {
-    const s = built.app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server.on('request', built.app);
   emulator.setWebhook({ url: `${baseUrl}/stripe/webhook`, secret: WEBHOOK_SECRET });
 
   return {
@@ -78,11 +79,11 @@ export async function startTestKettle(opts: { dbProxy?: boolean; autoDeliver?: b
     dataSource,
     stripe,
     emulator,
-    config,
+    config: appConfig,
     dbProxy,
     async close() {
       await emulator.close();
-      await new Promise<void>((resolve) => server!.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
       dbProxy?.restore();
       await dataSource.destroy();
       await dbProxy?.close();

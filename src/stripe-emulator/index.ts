@@ -1,0 +1,98 @@
+/**
+ * Kettle's built-in Stripe emulator: an HTTP server the real stripe-node SDK talks to, with in-memory state,
+ * a hosted test-checkout page and signed webhook delivery. Used by the offline demo and the test suite.
+ * Never in production.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type Stripe from 'stripe';
+import { advanceSubscription as advance } from './billing';
+import { pay as payCheckout, type PayResult } from './checkout';
+import type { EmulatorContext } from './context';
+import { silentLogger, type EmulatorLogger } from './logger';
+import { disputeCharge as dispute } from './payments';
+import { createEmulatorApp } from './server';
+import { EmulatorStore } from './store';
+import { WebhookDelivery, type DeliveryAttempt, type WebhookTarget } from './webhooks';
+
+export type { PayResult } from './checkout';
+export type { DeliveryAttempt } from './webhooks';
+export type { EmulatorLogger } from './logger';
+export { signatureHeader } from './webhooks';
+
+export interface StripeEmulatorOptions {
+  host?: string; // default '127.0.0.1'
+  port?: number; // default 0 (random free port)
+  publicUrl?: string; // base URL browsers use for hosted pages; default `http://${host}:${port}`
+  webhook?: { url: string; secret: string }; // where to deliver signed events (can also be set later)
+  autoDeliver?: boolean; // default true: each new event is queued for delivery to the webhook
+  logger?: EmulatorLogger; // pino-compatible; silent by default
+  webhookRetryDelaysMs?: number[]; // waits between delivery attempts; default [200, 1000] (3 attempts)
+}
+
+export interface StripeEmulator {
+  readonly url: string;
+  readonly events: Stripe.Event[];
+  /** Every webhook delivery attempt, oldest first. */
+  readonly deliveryLog: readonly DeliveryAttempt[];
+  setWebhook(target: { url: string; secret: string } | null): void;
+  setAutoDeliver(on: boolean): void;
+  deliver(event: Stripe.Event): Promise<{ status: number; body: string }>;
+  idle(): Promise<void>;
+  pay(sessionId: string, card: { number: string; email?: string; name?: string }): Promise<PayResult>;
+  advanceSubscription(subscriptionId: string, opts?: { card?: string }): Promise<Stripe.Invoice>;
+  disputeCharge(chargeId: string, outcome: 'lost' | 'won'): Promise<Stripe.Dispute>;
+  close(): Promise<void>;
+}
+
+export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Promise<StripeEmulator> {
+  if (process.env.NODE_ENV === 'production') {
+    throw new Error('The Stripe emulator must never run in production (NODE_ENV=production). Set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET to use Stripe.');
+  }
+  const host = opts.host ?? '127.0.0.1';
+  const logger = opts.logger ?? silentLogger;
+  const store = new EmulatorStore();
+  const webhooks = new WebhookDelivery(store, logger, {
+    target: opts.webhook ? { ...opts.webhook } : null,
+    autoDeliver: opts.autoDeliver ?? true,
+    retryDelaysMs: opts.webhookRetryDelaysMs,
+  });
+  const ctx: EmulatorContext = { store, webhooks, logger, publicUrl: '' };
+  const app = createEmulatorApp(ctx);
+
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(opts.port ?? 0, host);
+    s.once('listening', () => resolve(s));
+    s.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  // Listening on every interface: the SDK still reaches us on loopback.
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  const urlHost = reachable.includes(':') ? `[${reachable}]` : reachable;
+  const url = `http://${urlHost}:${port}`;
+  ctx.publicUrl = (opts.publicUrl ?? url).replace(/\/+$/, '');
+  logger.info({ url, publicUrl: ctx.publicUrl }, 'stripe emulator listening');
+
+  let closed: Promise<void> | null = null;
+  return {
+    url,
+    events: store.events,
+    deliveryLog: webhooks.log,
+    setWebhook: (target: WebhookTarget | null) => webhooks.setTarget(target ? { ...target } : null),
+    setAutoDeliver: (on) => webhooks.setAutoDeliver(on),
+    deliver: (event) => webhooks.deliver(event),
+    idle: () => webhooks.idle(),
+    pay: (sessionId, card) => payCheckout(ctx, sessionId, card),
+    advanceSubscription: async (subscriptionId, o) => advance(store, subscriptionId, o),
+    disputeCharge: async (chargeId, outcome) => dispute(store, chargeId, outcome),
+    close: () => {
+      closed ??= new Promise<void>((resolve, reject) => {
+        webhooks.close();
+        server.close((err) => (err ? reject(err) : resolve()));
+        // stripe-node keeps connections alive: drop them so close() does not wait for their timeout.
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}

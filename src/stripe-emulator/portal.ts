@@ -1,0 +1,70 @@
+/** Customer portal sessions (the API side; the page is in pages.ts). */
+import type Stripe from 'stripe';
+import type { EmulatorContext } from './context';
+import { invalidRequest, noSuch } from './errors';
+import { buildPortalSession } from './objects';
+import { optEnum, optObject, optString, rejectUnknown, reqString, validUrl, type Params } from './params';
+
+const CREATE_PARAMS = ['after_expiration', 'configuration', 'customer', 'customer_account', 'expand', 'flow_data', 'locale', 'on_behalf_of', 'return_url'];
+const FLOW_TYPES = ['payment_method_update', 'subscription_cancel', 'subscription_update', 'subscription_update_confirm'] as const;
+
+export function createPortalSession(ctx: EmulatorContext, params: Params): Stripe.BillingPortal.Session {
+  const { store } = ctx;
+  rejectUnknown(params, CREATE_PARAMS);
+  const customer = reqString(params, 'customer');
+  if (!store.customers.has(customer)) throw noSuch('customer', customer, 'customer');
+  const returnUrlRaw = optString(params, 'return_url');
+  const returnUrl = returnUrlRaw ? validUrl(returnUrlRaw, 'return_url') : null;
+  const flowData = optObject(params, 'flow_data');
+  const session = buildPortalSession({
+    customer,
+    returnUrl,
+    flow: flowData ? flowParam(ctx, flowData, customer) : null,
+    url: (id) => `${ctx.publicUrl}/portal/${id}`,
+    locale: (optString(params, 'locale') ?? null) as Stripe.BillingPortal.Session.Locale | null,
+  });
+  store.portalSessions.set(session.id, session);
+  return session;
+}
+
+function flowParam(ctx: EmulatorContext, data: Params, customer: string): Stripe.BillingPortal.Session.Flow {
+  rejectUnknown(data, ['after_completion', 'subscription_cancel', 'subscription_update', 'subscription_update_confirm', 'type'], 'flow_data');
+  const type = optEnum(data, 'type', FLOW_TYPES, 'flow_data[type]');
+  if (!type) throw invalidRequest('Missing required param: flow_data[type].', 'flow_data[type]', 'parameter_missing');
+
+  const subscriptionFor = (key: string): string | null => {
+    const section = optObject(data, key, `flow_data[${key}]`);
+    if (type !== key) {
+      if (section) throw invalidRequest(`flow_data[${key}] can only be used with flow_data[type]=${key}.`, `flow_data[${key}]`);
+      return null;
+    }
+    if (!section) throw invalidRequest(`Missing required param: flow_data[${key}].`, `flow_data[${key}]`, 'parameter_missing');
+    const id = reqString(section, 'subscription', `flow_data[${key}][subscription]`);
+    const sub = ctx.store.subscriptions.get(id);
+    if (!sub || sub.customer !== customer) throw noSuch('subscription', id, `flow_data[${key}][subscription]`);
+    if (sub.status === 'canceled') throw invalidRequest(`The subscription ${id} has been canceled and cannot be updated.`, `flow_data[${key}][subscription]`);
+    return id;
+  };
+  const cancel = subscriptionFor('subscription_cancel');
+  const update = subscriptionFor('subscription_update');
+  const updateConfirm = subscriptionFor('subscription_update_confirm');
+
+  const after = optObject(data, 'after_completion', 'flow_data[after_completion]');
+  const afterType = (after && optEnum(after, 'type', ['hosted_confirmation', 'portal_homepage', 'redirect'] as const, 'flow_data[after_completion][type]')) || 'portal_homepage';
+  const redirect = after && optObject(after, 'redirect', 'flow_data[after_completion][redirect]');
+  const redirectUrl = redirect ? reqString(redirect, 'return_url', 'flow_data[after_completion][redirect][return_url]') : null;
+  if (afterType === 'redirect' && !redirectUrl) throw invalidRequest('Missing required param: flow_data[after_completion][redirect][return_url].', 'flow_data[after_completion][redirect][return_url]', 'parameter_missing');
+  const confirmation = after && optObject(after, 'hosted_confirmation', 'flow_data[after_completion][hosted_confirmation]');
+
+  return {
+    type,
+    after_completion: {
+      type: afterType,
+      hosted_confirmation: afterType === 'hosted_confirmation' ? { custom_message: (confirmation && optString(confirmation, 'custom_message')) || null } : null,
+      redirect: afterType === 'redirect' ? { return_url: validUrl(redirectUrl!, 'flow_data[after_completion][redirect][return_url]') } : null,
+    },
+    subscription_cancel: cancel ? { retention: null, subscription: cancel } : null,
+    subscription_update: update ? { subscription: update } : null,
+    subscription_update_confirm: updateConfirm ? { discounts: null, items: [], subscription: updateConfirm } : null,
+  } as Stripe.BillingPortal.Session.Flow;
+}

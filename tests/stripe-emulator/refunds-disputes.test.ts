@@ -1,0 +1,107 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import type Stripe from 'stripe';
+import type { StripeEmulator } from '../../src/stripe-emulator';
+import { oneOffGift, startEmulator, typesSince } from './helpers';
+
+let emulator: StripeEmulator;
+let stripe: Stripe;
+
+beforeAll(async () => {
+  ({ emulator, stripe } = await startEmulator());
+});
+afterAll(async () => {
+  await emulator.close();
+});
+
+/** A paid 25.00 USD gift; returns its PaymentIntent and charge ids. */
+async function paidGift(): Promise<{ pi: string; charge: string }> {
+  const session = await stripe.checkout.sessions.create(oneOffGift());
+  await emulator.pay(session.id, { number: '4242424242424242' });
+  const pi = await stripe.paymentIntents.retrieve((await stripe.checkout.sessions.retrieve(session.id)).payment_intent as string);
+  return { pi: pi.id, charge: pi.latest_charge as string };
+}
+
+describe('refunds', () => {
+  it('refunds partially then fully; rejects over-refunds; lists by charge', async () => {
+    const { pi, charge } = await paidGift();
+    const mark = emulator.events.length;
+    const partial = await stripe.refunds.create({ payment_intent: pi, amount: 1000, reason: 'requested_by_customer' });
+    expect(partial).toMatchObject({ object: 'refund', amount: 1000, charge, payment_intent: pi, status: 'succeeded', currency: 'usd', reason: 'requested_by_customer' });
+    expect(partial.id).toMatch(/^re_/);
+    expect(typesSince(emulator, mark)).toEqual(['refund.created', 'charge.refunded']);
+    const refundedEvent = emulator.events.at(-1)!;
+    expect(refundedEvent.data.object).toMatchObject({ id: charge, amount_refunded: 1000, refunded: false });
+    expect(refundedEvent.data.object).not.toHaveProperty('refunds');
+    expect(refundedEvent.data.previous_attributes).toEqual({ amount_refunded: 0, refunded: false });
+    expect(await stripe.charges.retrieve(charge)).toMatchObject({ amount_refunded: 1000, refunded: false });
+
+    await expect(stripe.refunds.create({ charge, amount: 1600 })).rejects.toMatchObject({ statusCode: 400, code: 'amount_too_large', param: 'amount' });
+
+    const rest = await stripe.refunds.create({ charge }); // default: what remains
+    expect(rest.amount).toBe(1500);
+    expect(await stripe.charges.retrieve(charge)).toMatchObject({ amount_refunded: 2500, refunded: true });
+    await expect(stripe.refunds.create({ charge })).rejects.toMatchObject({ statusCode: 400, code: 'charge_already_refunded' });
+
+    const listed = await stripe.refunds.list({ charge });
+    expect(listed.data.map((r) => r.id)).toEqual([rest.id, partial.id]); // newest first
+    expect((await stripe.refunds.list({ payment_intent: pi })).data).toHaveLength(2);
+    expect((await stripe.refunds.retrieve(partial.id)).amount).toBe(1000);
+  });
+
+  it('needs a charge or payment_intent that exists', async () => {
+    await expect(stripe.refunds.create({})).rejects.toMatchObject({ statusCode: 400 });
+    await expect(stripe.refunds.create({ charge: 'ch_missing' })).rejects.toMatchObject({ statusCode: 400, code: 'resource_missing' });
+  });
+
+  it('refunds renewal charges the same way', async () => {
+    const product = await stripe.products.create({ name: 'Monthly' });
+    const session = await stripe.checkout.sessions.create({
+      mode: 'subscription',
+      line_items: [{ quantity: 1, price_data: { currency: 'usd', unit_amount: 1200, product, recurring: { interval: 'month' } } as never }],
+      success_url: 'https://kettle.example/ok',
+    }).catch(() => null);
+    expect(session).toBeNull(); // `product` must be an id, not an object
+    const ok = await stripe.checkout.sessions.create({
+      mode: 'subscription',
+      line_items: [{ quantity: 1, price_data: { currency: 'usd', unit_amount: 1200, product: product.id, recurring: { interval: 'month' } } }],
+      success_url: 'https://kettle.example/ok',
+    });
+    await emulator.pay(ok.id, { number: '4242424242424242', email: 'r@example.org' });
+    const renewal = await emulator.advanceSubscription((await stripe.checkout.sessions.retrieve(ok.id)).subscription as string);
+    const withPayments = await stripe.invoices.retrieve(renewal.id, { expand: ['payments.data.payment.payment_intent'] });
+    const pi = withPayments.payments!.data[0]!.payment.payment_intent as Stripe.PaymentIntent;
+    const refund = await stripe.refunds.create({ payment_intent: pi.id });
+    expect(refund).toMatchObject({ amount: 1200, charge: pi.latest_charge });
+  });
+});
+
+describe('disputes', () => {
+  it('opens and loses a dispute: charge.dispute.created then .closed, charge disputed', async () => {
+    const { pi, charge } = await paidGift();
+    await stripe.refunds.create({ charge, amount: 500 });
+    const mark = emulator.events.length;
+    const dispute = await emulator.disputeCharge(charge, 'lost');
+    expect(dispute).toMatchObject({ object: 'dispute', charge, payment_intent: pi, amount: 2000, currency: 'usd', status: 'lost', reason: 'fraudulent' });
+    expect(dispute.id).toMatch(/^dp_/);
+    expect(typesSince(emulator, mark)).toEqual(['charge.dispute.created', 'charge.dispute.closed']);
+    expect(emulator.events.at(-2)!.data.object).toMatchObject({ status: 'needs_response', amount: 2000 });
+    expect(emulator.events.at(-1)!.data.object).toMatchObject({ status: 'lost' });
+    expect((await stripe.charges.retrieve(charge)).disputed).toBe(true);
+    expect((await stripe.disputes.retrieve(dispute.id)).status).toBe('lost');
+    await expect(stripe.refunds.create({ charge })).rejects.toMatchObject({ code: 'charge_disputed' });
+    await expect(emulator.disputeCharge(charge, 'won')).rejects.toThrow(/already disputed/);
+  });
+
+  it('is also reachable over HTTP as a test control', async () => {
+    const { charge } = await paidGift();
+    const res = await fetch(`${emulator.url}/_emulator/charges/${charge}/dispute`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer sk_test_x', 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'outcome=won',
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ object: 'dispute', status: 'won', charge });
+    const unauthorised = await fetch(`${emulator.url}/_emulator/charges/${charge}/dispute`, { method: 'POST', body: 'outcome=won' });
+    expect(unauthorised.status).toBe(401);
+  });
+});
