@@ -52,7 +52,15 @@ export function createApp(deps: AppDeps): App {
   app.locals.orgName = config.orgName;
   app.locals.testMode = deps.testMode;
 
-  app.use(pinoHttp({ logger, autoLogging: { ignore: (req) => req.url === '/healthz' } }));
+  app.use(pinoHttp({
+    logger,
+    autoLogging: { ignore: (req) => req.url === '/healthz' },
+    // Method, path and status are enough; headers carry cookies and signatures.
+    serializers: {
+      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+  }));
   app.use(helmet({
     contentSecurityPolicy: {
       directives: {

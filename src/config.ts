@@ -6,24 +6,27 @@ const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === 
 const optional = <T extends z.ZodTypeAny>(schema: T) => z.preprocess(blankToUndefined, schema.optional());
 const withDefault = <T extends z.ZodTypeAny>(schema: T, value: z.input<T>) =>
   z.preprocess(blankToUndefined, schema.default(value as never));
+const wholeNumber = (min: number, max: number) =>
+  z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number')
+    .min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
 const schema = z
   .object({
     NODE_ENV: withDefault(z.enum(['development', 'test', 'production']), 'development'),
-    PORT: withDefault(z.coerce.number().int().min(0).max(65535), 3000),
+    PORT: withDefault(wholeNumber(0, 65535), 3000),
     BASE_URL: optional(z.url({ protocol: /^https?$/ })),
     DATABASE_URL: optional(z.url({ protocol: /^postgres(ql)?$/ })),
     DATA_DIR: withDefault(z.string(), './data'),
-    DATABASE_POOL_SIZE: withDefault(z.coerce.number().int().min(1).max(100), 10),
+    DATABASE_POOL_SIZE: withDefault(wholeNumber(1, 100), 10),
     STRIPE_SECRET_KEY: optional(z.string().regex(/^(sk|rk)_(test|live)_\w+$/, 'must look like sk_test_… or sk_live_…')),
     STRIPE_WEBHOOK_SECRET: optional(z.string().regex(/^whsec_\w+$/, 'must look like whsec_…')),
     STRIPE_API_BASE: optional(z.url({ protocol: /^https?$/ })),
-    STRIPE_EMULATOR_PORT: withDefault(z.coerce.number().int().min(0).max(65535), 0),
+    STRIPE_EMULATOR_PORT: withDefault(wholeNumber(0, 65535), 0),
     SESSION_SECRET: optional(z.string().min(32, 'must be at least 32 characters')),
     LOG_LEVEL: withDefault(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
     ORG_NAME: withDefault(z.string().min(1).max(200), 'Kettle Demo Newsroom'),
-    COVER_FEES_PERCENT_BPS: withDefault(z.coerce.number().int().min(0).max(5000), 290),
-    COVER_FEES_FIXED_MINOR: withDefault(z.coerce.number().int().min(0).max(10_000), 30),
+    COVER_FEES_PERCENT_BPS: withDefault(wholeNumber(0, 5000), 290),
+    COVER_FEES_FIXED_MINOR: withDefault(wholeNumber(0, 10_000), 30),
     SEED_DEMO: optional(z.enum(['true', 'false'])),
   })
   .superRefine((env, ctx) => {
@@ -67,9 +70,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const first = parsed.error.issues[0];
     const name = String(first.path[0] ?? 'configuration');
     const value = env[name];
-    const reason = first.code === 'invalid_value' || first.code === 'invalid_format' || first.code === 'invalid_type'
-      ? `${first.message}${value === undefined ? '' : ` (got "${name.includes('SECRET') || name.includes('URL') ? '…' : value}")`}`
-      : first.message;
+    // Secrets and URLs (which may hold passwords) are never echoed back.
+    const shown = name.includes('SECRET') || name.includes('KEY') || name.includes('URL') ? '…' : value;
+    const reason = value === undefined ? first.message : `${first.message} (got "${shown}")`;
     throw new ConfigError(`Invalid setting ${name}: ${reason}`);
   }
   const e = parsed.data;

@@ -12,7 +12,8 @@ describe('configuration', () => {
   });
 
   it('names the variable in one clear line when a value is bad', () => {
-    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/^Invalid setting PORT/);
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow('Invalid setting PORT: must be a whole number (got "eighty")');
+    expect(() => loadConfig({ PORT: '70000' })).toThrow('Invalid setting PORT: must be at most 65535 (got "70000")');
     expect(() => loadConfig({ STRIPE_SECRET_KEY: 'pk_test_abc' })).toThrow(/^Invalid setting STRIPE_SECRET_KEY: must look like sk_test_/);
     expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/^Invalid setting DATABASE_URL/);
   });
