@@ -18,6 +18,8 @@ export interface EventOutcome {
 export interface PreparedEvent {
   invoicePaymentIntentId?: string | null;
   refunds?: Stripe.Refund[];
+  /** The subscription as it is now, and when we read it: deliveries come in any order. */
+  subscription?: { current: Stripe.Subscription; readAt: Date };
 }
 
 interface IntentRow {
@@ -48,6 +50,14 @@ export class StripeEventHandlers {
     switch (event.type) {
       case 'invoice.paid':
         return { invoicePaymentIntentId: await this.invoicePaymentIntent(event.data.object) };
+      case 'customer.subscription.created':
+      case 'customer.subscription.updated':
+      case 'customer.subscription.deleted':
+      case 'customer.subscription.paused':
+      case 'customer.subscription.resumed': {
+        const readAt = new Date();
+        return { subscription: { current: await this.stripe.subscriptions.retrieve(event.data.object.id), readAt } };
+      }
       case 'charge.refunded': {
         const refunds: Stripe.Refund[] = [];
         for await (const refund of this.stripe.refunds.list({ charge: event.data.object.id, limit: 100 })) refunds.push(refund);
@@ -76,7 +86,7 @@ export class StripeEventHandlers {
       case 'customer.subscription.deleted':
       case 'customer.subscription.paused':
       case 'customer.subscription.resumed':
-        return this.subscriptionChanged(tx, event, event.data.object);
+        return this.subscriptionChanged(tx, prepared.subscription ?? { current: event.data.object, readAt: at(event.created, event.created) });
       case 'charge.refunded':
         return this.chargeRefunded(tx, event, event.data.object, prepared.refunds ?? []);
       case 'charge.dispute.closed':
@@ -197,7 +207,14 @@ export class StripeEventHandlers {
     return { status: 'processed' };
   }
 
-  private async subscriptionChanged(tx: EntityManager, event: Stripe.Event, sub: Stripe.Subscription): Promise<EventOutcome> {
+  /**
+   * Stores the subscription's state as re-read from Stripe (NOTES: "subscription.updated before created;
+   * a late updated after deleted"), so whichever event arrives last, the newest read wins.
+   */
+  private async subscriptionChanged(
+    tx: EntityManager,
+    { current: sub, readAt }: { current: Stripe.Subscription; readAt: Date },
+  ): Promise<EventOutcome> {
     const link = await this.subscriptionLink(tx, sub.id, sub.metadata);
     if (!link.campaignId) return ignored('subscription not created by Kettle');
     const customerId = idOf(sub.customer);
@@ -205,8 +222,7 @@ export class StripeEventHandlers {
     await linkRecurringGift(tx, sub.id, { campaignId: link.campaignId, donorId, intentId: link.intent?.id ?? null, customerId });
 
     const item = sub.items?.data?.[0];
-    const status = event.type === 'customer.subscription.deleted' ? 'canceled' : sub.status;
-    // Deliveries come in any order: keep the state of the newest event, and never revive a canceled gift.
+    // Keep the newest state read, and never revive a canceled gift.
     await tx.query(
       `UPDATE recurring_gifts
           SET status = $2, amount = COALESCE($3, amount), currency = COALESCE($4, currency), interval = COALESCE($5, interval),
@@ -215,9 +231,9 @@ export class StripeEventHandlers {
         WHERE stripe_subscription_id = $1
           AND (stripe_state_at IS NULL OR stripe_state_at <= $9)
           AND (status <> 'canceled' OR $2 = 'canceled')`,
-      [sub.id, status, item?.price?.unit_amount != null ? item.price.unit_amount * (item.quantity ?? 1) : null,
+      [sub.id, sub.status, item?.price?.unit_amount != null ? item.price.unit_amount * (item.quantity ?? 1) : null,
         item?.price?.currency ?? null, item?.price?.recurring?.interval ?? null, sub.cancel_at_period_end ?? false,
-        sub.pause_collection != null, item?.current_period_end ? at(item.current_period_end, 0) : null, at(event.created, event.created)],
+        sub.pause_collection != null, item?.current_period_end ? at(item.current_period_end, 0) : null, readAt],
     );
     return { status: 'processed' };
   }
