@@ -141,7 +141,7 @@ export class MoneyLoop1764230400000 implements MigrationInterface {
         api_version text,
         stripe_created_at timestamptz NOT NULL,
         payload jsonb NOT NULL,
-        status text NOT NULL DEFAULT 'received' CHECK (status IN ('received', 'processed', 'ignored', 'deferred')),
+        status text NOT NULL DEFAULT 'received' CHECK (status IN ('received', 'processed', 'ignored', 'deferred', 'failed')),
         awaiting text,
         attempts integer NOT NULL DEFAULT 0,
         last_error text,
@@ -155,7 +155,7 @@ export class MoneyLoop1764230400000 implements MigrationInterface {
   async down(q: QueryRunner): Promise<void> {
     for (const table of ['stripe_events', 'campaign_donor_totals', 'campaign_totals', 'ledger_entries', 'recurring_gifts',
       'checkout_intents', 'donor_stripe_customers', 'donors', 'campaigns']) {
-      await q.query(`DROP TABLE ${table}`);
+      await q.query(`DROP TABLE IF EXISTS ${table}`);
     }
   }
 }

@@ -10,7 +10,8 @@ export function createLogger(level: string): Logger {
       paths: [
         'req.headers.authorization', 'req.headers.cookie', 'req.headers["stripe-signature"]', 'res.headers["set-cookie"]',
         // TypeORM's QueryFailedError carries the query's parameters: donors' emails and names.
-        'err.parameters', 'err.driverError.parameters', '*.email', 'email',
+        // Its detail can quote a failing row ("Failing row contains (… email …)").
+        'err.parameters', 'err.driverError.parameters', 'err.detail', 'err.driverError.detail', '*.email', 'email',
       ],
       censor: '[redacted]',
     },

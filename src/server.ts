@@ -71,7 +71,11 @@ async function main() {
   stripeSetup.emulator?.setWebhook({ url: `http://127.0.0.1:${config.port}/stripe/webhook`, secret: stripeSetup.webhookSecret });
   logger.info({ url: config.baseUrl }, `Kettle is listening on ${config.baseUrl}`);
 
-  webhooks.retryUnfinished().catch((err) => logger.error({ err }, 'retrying unfinished webhook events failed'));
+  // Picks up events an outage or a crash left unfinished, and deferred ones whose gift arrived meanwhile.
+  const retryUnfinished = () => webhooks.retryUnfinished().catch((err) => logger.error({ err }, 'retrying unfinished webhook events failed'));
+  void retryUnfinished();
+  const retryTimer = setInterval(retryUnfinished, 60_000);
+  retryTimer.unref();
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -79,6 +83,7 @@ async function main() {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     setTimeout(() => process.exit(1), 10_000).unref();
+    clearInterval(retryTimer);
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await stripeSetup.emulator?.close();
     await database.close();

@@ -86,6 +86,17 @@ describe('the ledger', () => {
     expect(await keptTotals(dataSource.manager, campaign.id)).toMatchObject({ gifts: 20, donors: 5 });
   });
 
+  it('refuses a different payment that collides on a Stripe id instead of dropping it as a replay', async () => {
+    const campaign = await newCampaign();
+    const record = (session: string) => dataSource.transaction((tx) => recordLedgerEntry(tx, {
+      kind: 'gift', campaignId: campaign.id, donorId: null, amount: 700, currency: 'usd', source: 'stripe', frequency: 'once',
+      stripeCheckoutSessionId: session, stripePaymentIntentId: 'pi_shared', occurredAt: new Date(),
+    }));
+    await record('cs_first');
+    await expect(record('cs_first')).resolves.toEqual({ created: false, entryId: null });
+    await expect(record('cs_second')).rejects.toThrow(/conflicts with a different entry/);
+  });
+
   it('refuses money in the wrong currency, non-integer or non-positive amounts, and writes outside a transaction', async () => {
     const campaign = await newCampaign('eur');
     await expect(dataSource.transaction((tx) => recordLedgerEntry(tx, {

@@ -3,6 +3,7 @@ import request from 'supertest';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Campaign } from '../src/campaigns/campaign.entity';
+import type { StripeEventHandlers } from '../src/payments/stripe/event-handlers';
 import { RecurringGift } from '../src/donations/recurring-gift.entity';
 import { LedgerEntry } from '../src/ledger/ledger-entry.entity';
 import { CARDS, donateAndPay, startDonation } from './helpers/flows';
@@ -237,6 +238,67 @@ describe('arrival order and replays', () => {
     for (const event of [...events].reverse()) expect((await deliver(event)).status).toBe(200);
     const recurring = await kettle.dataSource.getRepository(RecurringGift).findOneByOrFail({ stripeSubscriptionId: subscriptionId });
     expect(recurring.status).toBe('canceled');
+  });
+});
+
+describe('events that cannot be applied as they are', () => {
+  it('parks an event in a currency the campaign does not count in, answers 200, and counts nothing', async () => {
+    const campaign = await makeCampaign(kettle);
+    kettle.emulator.setAutoDeliver(false);
+    const from = kettle.emulator.events.length;
+    await donateAndPay(kettle, campaign, { amount: '20', email: 'euro@example.org' });
+    const completed = kettle.emulator.events.slice(from).find((e) => e.type === 'checkout.session.completed')!;
+    const inEuros = structuredClone(completed);
+    inEuros.id = `${completed.id}_eur`;
+    (inEuros.data.object as Stripe.Checkout.Session).currency = 'eur';
+
+    const res = await deliver(inEuros);
+    expect(res.status).toBe(200);
+    expect(res.body.result).toBe('failed');
+    const [stored] = await kettle.dataSource.query(`SELECT status, last_error FROM stripe_events WHERE id = $1`, [inEuros.id]);
+    expect(stored.status).toBe('failed');
+    expect(stored.last_error).toMatch(/Currency mismatch/);
+    expect((await totalsOf(kettle, campaign.id)).kept.raised).toBe(0);
+  });
+});
+
+describe('concurrent deliveries', () => {
+  // PGlite runs one transaction at a time, so this interleaving only exists on a real server.
+  it.skipIf(process.env.TEST_DATABASE_URL === undefined)('applies a refund whose gift commits while the refund is deciding to wait', async () => {
+    const campaign = await makeCampaign(kettle);
+    kettle.emulator.setAutoDeliver(false);
+    const from = kettle.emulator.events.length;
+    const { sessionId } = await donateAndPay(kettle, campaign, { amount: '50', email: 'race@example.org' });
+    await kettle.stripe.refunds.create({ payment_intent: (await kettle.stripe.checkout.sessions.retrieve(sessionId)).payment_intent as string });
+    const events = kettle.emulator.events.slice(from);
+    const completed = events.find((e) => e.type === 'checkout.session.completed')!;
+    const refunded = events.find((e) => e.type === 'charge.refunded')!;
+
+    // Hold the refund's transaction open after it decided to wait, until the gift has fully committed.
+    const handlers = (kettle.webhooks as unknown as { handlers: StripeEventHandlers }).handlers;
+    const apply = handlers.apply.bind(handlers);
+    let decided!: () => void;
+    let release!: () => void;
+    const refundDecided = new Promise<void>((r) => { decided = r; });
+    const giftCommitted = new Promise<void>((r) => { release = r; });
+    handlers.apply = async (tx, event, prepared) => {
+      const outcome = await apply(tx, event, prepared);
+      if (event.id === refunded.id && outcome.status === 'deferred') {
+        decided();
+        await giftCommitted;
+      }
+      return outcome;
+    };
+    try {
+      const refundDelivery = deliver(refunded).then((r) => r);
+      await refundDecided;
+      expect((await deliver(completed)).status).toBe(200);
+      release();
+      expect((await refundDelivery).status).toBe(200);
+    } finally {
+      handlers.apply = apply;
+    }
+    expect((await totalsOf(kettle, campaign.id)).kept).toEqual({ raised: 0, gifts: 0, donors: 0 });
   });
 });
 

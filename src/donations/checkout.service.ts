@@ -46,14 +46,17 @@ export class CheckoutService {
       session = await this.stripe.checkout.sessions.create(this.sessionParams(campaign, intent), {
         idempotencyKey: `kettle-checkout-${intent.id}`,
       });
+      if (!session.url) throw new Error('Checkout Session has no url');
     } catch (err) {
       await repo.update(intent.id, { status: 'failed' });
-      this.logger.error({ err, intent: intent.id, campaign: campaign.slug, email: maskEmail(request.email) }, 'could not create Checkout Session');
+      // Stripe's messages can quote what was sent (the email): log what identifies the failure, not the text.
+      const e = err as { type?: string; code?: string; statusCode?: number; requestId?: string };
+      this.logger.error({ stripeError: { type: e.type, code: e.code, statusCode: e.statusCode, requestId: e.requestId },
+        intent: intent.id, campaign: campaign.slug, donor: maskEmail(request.email) }, 'could not create Checkout Session');
       throw new PaymentProviderError('Stripe did not create a Checkout Session');
     }
-    if (!session.url) throw new PaymentProviderError('Checkout Session has no url');
 
-    await repo.update(intent.id, { stripeCheckoutSessionId: session.id, checkoutUrl: session.url, status: 'open' });
+    await repo.update({ id: intent.id, status: 'pending' }, { stripeCheckoutSessionId: session.id, checkoutUrl: session.url, status: 'open' });
     this.logger.info({ intent: intent.id, session: session.id, campaign: campaign.slug, frequency: intent.frequency }, 'checkout started');
     return { intent, checkoutUrl: session.url };
   }
@@ -62,6 +65,8 @@ export class CheckoutService {
     const metadata = { [META_CHECKOUT_INTENT]: intent.id, [META_CAMPAIGN]: campaign.id, campaign_slug: campaign.slug };
     const description = `Gift to ${this.orgName}: ${campaign.title}`;
     const common = {
+      // Adaptive Pricing would charge in the donor's local currency; the ledger counts in the campaign's.
+      adaptive_pricing: { enabled: false },
       submit_type: 'donate' as const,
       customer_email: intent.email,
       client_reference_id: intent.id,

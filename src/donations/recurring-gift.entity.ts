@@ -49,7 +49,7 @@ export class RecurringGift {
   @Column({ name: 'last_payment_failed_at', type: 'timestamptz', nullable: true })
   lastPaymentFailedAt: Date | null;
 
-  /** event.created of the subscription event whose state is stored: older events never overwrite it. */
+  /** When the stored state was read from Stripe: an older read never overwrites a newer one. */
   @Column({ name: 'stripe_state_at', type: 'timestamptz', nullable: true })
   stripeStateAt: Date | null;
 

@@ -72,7 +72,14 @@ async function recordGift(tx: EntityManager, gift: NewGift): Promise<RecordResul
       gift.frequency, gift.renewal ?? false, gift.checkoutIntentId ?? null, gift.stripeCheckoutSessionId ?? null,
       gift.stripeInvoiceId ?? null, gift.stripePaymentIntentId ?? null, gift.stripeSubscriptionId ?? null, gift.occurredAt],
   );
-  if (rows.length === 0) return { created: false, entryId: null };
+  if (rows.length === 0) {
+    await assertReplayOf(tx, [
+      ['stripe_checkout_session_id', gift.stripeCheckoutSessionId],
+      ['stripe_invoice_id', gift.stripeInvoiceId],
+      ['stripe_payment_intent_id', gift.stripePaymentIntentId],
+    ]);
+    return { created: false, entryId: null };
+  }
 
   const donorBecameCounted = gift.donorId ? await moveDonorNet(tx, gift.campaignId, gift.donorId, gift.amount) : 0;
   await moveTotals(tx, gift.campaignId, { raised: gift.amount, gifts: 1, donors: donorBecameCounted });
@@ -97,13 +104,26 @@ async function recordAdjustment(tx: EntityManager, adj: NewAdjustment): Promise<
     [gift.campaign_id, gift.donor_id, adj.kind satisfies LedgerEntryKind, -adj.amount, gift.currency, gift.id,
       adj.stripeRefundId ?? null, adj.stripeDisputeId ?? null, adj.occurredAt],
   );
-  if (rows.length === 0) return { created: false, entryId: null };
+  if (rows.length === 0) {
+    await assertReplayOf(tx, [['stripe_refund_id', adj.stripeRefundId], ['stripe_dispute_id', adj.stripeDisputeId]]);
+    return { created: false, entryId: null };
+  }
 
   const netAfter = netBefore - adj.amount;
   const giftStoppedCounting = netBefore > 0 && netAfter <= 0 ? -1 : 0;
   const donorChange = gift.donor_id ? await moveDonorNet(tx, gift.campaign_id, gift.donor_id, -adj.amount) : 0;
   await moveTotals(tx, gift.campaign_id, { raised: -adj.amount, gifts: giftStoppedCounting, donors: donorChange });
   return { created: true, entryId: rows[0].id };
+}
+
+/**
+ * A conflict on insert must be the same Stripe object recorded again (a replay). Anything else
+ * (say, an invoice whose PaymentIntent is already another gift's) would silently drop money.
+ */
+async function assertReplayOf(tx: EntityManager, identity: [column: string, value: string | null | undefined][]) {
+  const [column, value] = identity.find(([, v]) => v) ?? [];
+  const [existing] = column ? await tx.query(`SELECT id FROM ledger_entries WHERE ${column} = $1`, [value]) : [];
+  if (!existing) throw new LedgerError(`Ledger entry conflicts with a different entry on a Stripe id (${identity.map(([c, v]) => `${c}=${v ?? '-'}`).join(', ')})`);
 }
 
 function assertSameCurrency(expected: string, actual: string) {
@@ -149,6 +169,11 @@ async function moveTotals(tx: EntityManager, campaignId: string, delta: { raised
   );
 }
 
+export async function findGiftByPaymentIntent(tx: EntityManager, paymentIntentId: string): Promise<{ id: string } | null> {
+  const [gift] = await tx.query(`SELECT id FROM ledger_entries WHERE stripe_payment_intent_id = $1 AND kind = 'gift'`, [paymentIntentId]);
+  return gift ?? null;
+}
+
 export interface Totals {
   raised: number;
   gifts: number;
@@ -191,15 +216,20 @@ export interface TotalsCheck {
   matches: boolean;
 }
 
-/** Compares every campaign's kept totals with a recomputation from the ledger. */
+/**
+ * Compares every campaign's kept totals with a recomputation from the ledger, all in one
+ * snapshot so that gifts arriving meanwhile cannot show up as a false mismatch.
+ */
 export async function verifyAllTotals(manager: EntityManager): Promise<TotalsCheck[]> {
-  const campaigns: { id: string; slug: string }[] = await manager.query(`SELECT id, slug FROM campaigns ORDER BY slug`);
-  const checks: TotalsCheck[] = [];
-  for (const c of campaigns) {
-    const kept = await keptTotals(manager, c.id);
-    const recomputed = await recomputeTotals(manager, c.id);
-    const matches = kept.raised === recomputed.raised && kept.gifts === recomputed.gifts && kept.donors === recomputed.donors;
-    checks.push({ campaignId: c.id, slug: c.slug, kept, recomputed, matches });
-  }
-  return checks;
+  return manager.transaction('REPEATABLE READ', async (tx) => {
+    const campaigns: { id: string; slug: string }[] = await tx.query(`SELECT id, slug FROM campaigns ORDER BY slug`);
+    const checks: TotalsCheck[] = [];
+    for (const c of campaigns) {
+      const kept = await keptTotals(tx, c.id);
+      const recomputed = await recomputeTotals(tx, c.id);
+      const matches = kept.raised === recomputed.raised && kept.gifts === recomputed.gifts && kept.donors === recomputed.donors;
+      checks.push({ campaignId: c.id, slug: c.slug, kept, recomputed, matches });
+    }
+    return checks;
+  });
 }

@@ -20,7 +20,7 @@ const wantsJson = (path: string) => path.startsWith('/api/') || path.startsWith(
 
 /** Clear words for people, details for the logs only: no stack trace ever reaches a browser. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
+  return (err, req, res, next) => {
     let status = 500;
     let message = 'Something went wrong on our side. Please try again in a few minutes.';
     if (err instanceof HttpError) {
@@ -29,10 +29,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     } else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
       // body-parser and friends: malformed or oversized requests.
       status = err.status;
-      message = status === 413 ? 'That request is too large.' : 'We could not read that request. Please check the form and try again.';
+      message = status === 413 ? 'That request is too large.' : 'We could not read that request.';
+      if (!wantsJson(req.path) && status !== 413) message += ' Please check the form and try again.';
     }
     if (status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
-    if (res.headersSent) return;
+    if (res.headersSent) return next(err);
     if (wantsJson(req.path)) {
       res.status(status).json({ error: status >= 500 ? 'server_error' : 'bad_request', message });
       return;

@@ -25,6 +25,8 @@ export interface TestKettle {
   stripe: Stripe;
   emulator: StripeEmulator;
   config: Config;
+  /** embedded: PGlite, which runs one transaction at a time (so no two can interleave). */
+  dbKind: TestDatabase['kind'];
   /** Present with { dbProxy: true }: cut() takes the database away from the app. */
   dbProxy?: TcpProxy;
   close(): Promise<void>;
@@ -80,6 +82,7 @@ export async function startTestKettle(opts: { dbProxy?: boolean; autoDeliver?: b
     stripe,
     emulator,
     config: appConfig,
+    dbKind: db.kind,
     dbProxy,
     async close() {
       await emulator.close();

@@ -1,6 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-export type StripeEventStatus = 'received' | 'processed' | 'ignored' | 'deferred';
+/** failed: applying it can never succeed as is (see last_error); it waits for a person. */
+export type StripeEventStatus = 'received' | 'processed' | 'ignored' | 'deferred' | 'failed';
 
 /** The webhook inbox: every verified event, keyed by Stripe's id so a redelivery is a no-op. */
 @Entity({ name: 'stripe_events' })

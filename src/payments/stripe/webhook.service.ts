@@ -1,11 +1,12 @@
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../../logger';
+import { LedgerError } from '../../ledger/ledger.service';
 import type { EventOutcome, StripeEventHandlers } from './event-handlers';
 import type { Stripe } from './stripe-client';
 
 export class WebhookSignatureError extends Error {}
 
-export type DeliveryResult = EventOutcome['status'] | 'duplicate';
+export type DeliveryResult = EventOutcome['status'] | 'duplicate' | 'failed';
 
 /**
  * The webhook inbox. Pattern (../shared/stripe/NOTES.md): verify, store the event under its id
@@ -62,21 +63,34 @@ export class WebhookService {
         return result;
       });
     } catch (err) {
+      if (err instanceof LedgerError) {
+        // Retrying cannot fix it (say, a currency the campaign does not count in): park it for a person.
+        await this.markFailed(eventId, err);
+        return 'failed';
+      }
       await this.noteFailure(eventId, err as Error);
       throw err;
     }
     if (outcome === 'duplicate') return outcome;
 
     this.logger.info({ event: eventId, type: event.type, outcome: outcome.status, reason: outcome.reason }, 'stripe event applied');
-    for (const paymentIntentId of outcome.recordedPaymentIntents ?? []) {
-      await this.runDeferred(paymentIntentId).catch((err) => this.logger.error({ err, paymentIntentId }, 'deferred events failed; retryUnfinished() will pick them up'));
+    const ready = [...(outcome.recordedPaymentIntents ?? [])];
+    // The gift may have been committed by a concurrent delivery while this event was deciding to wait.
+    if (outcome.status === 'deferred' && outcome.awaiting && await this.giftExists(outcome.awaiting)) ready.push(outcome.awaiting);
+    for (const paymentIntentId of ready) {
+      await this.runDeferred(paymentIntentId).catch((err) => this.logger.error({ err, paymentIntentId }, 'deferred events failed; the periodic retry will pick them up'));
     }
     return outcome.status;
   }
 
+  private async giftExists(paymentIntentId: string): Promise<boolean> {
+    const rows = await this.dataSource.query(`SELECT 1 FROM ledger_entries WHERE stripe_payment_intent_id = $1 AND kind = 'gift'`, [paymentIntentId]);
+    return rows.length > 0;
+  }
+
   /**
    * Re-runs what a crash or an outage may have left behind: deferred events whose gift now exists,
-   * and received events never completed. Run at boot and by `npm run cli -- webhooks:retry`.
+   * and received events never completed. The server runs it at boot and every minute.
    */
   async retryUnfinished(): Promise<number> {
     const rows: { id: string }[] = await this.dataSource.query(
@@ -85,8 +99,17 @@ export class WebhookService {
            OR (e.status = 'deferred' AND EXISTS (SELECT 1 FROM ledger_entries g WHERE g.stripe_payment_intent_id = e.awaiting))
         ORDER BY e.stripe_created_at, e.id`,
     );
-    for (const { id } of rows) await this.process(id);
-    return rows.length;
+    let applied = 0;
+    for (const { id } of rows) {
+      // One event that still fails must not hold back the others.
+      try {
+        await this.process(id);
+        applied += 1;
+      } catch {
+        // Already logged and noted on the event by process().
+      }
+    }
+    return applied;
   }
 
   /** Events that arrived before the gift they adjust (a refund before its payment) run once it exists. */
@@ -96,6 +119,14 @@ export class WebhookService {
       [paymentIntentId],
     );
     for (const { id } of waiting) await this.process(id);
+  }
+
+  private async markFailed(eventId: string, err: Error) {
+    this.logger.error({ event: eventId, reason: err.message }, 'stripe event cannot be applied; it needs a person to look at it');
+    await this.dataSource.query(
+      `UPDATE stripe_events SET status = 'failed', attempts = attempts + 1, last_error = $2 WHERE id = $1`,
+      [eventId, err.message.slice(0, 1000)],
+    );
   }
 
   private async noteFailure(eventId: string, err: Error) {

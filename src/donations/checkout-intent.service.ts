@@ -1,0 +1,48 @@
+import type { EntityManager } from 'typeorm';
+import { CheckoutIntent } from './checkout-intent.entity';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A UUID-shaped string or null: ids that came back from Stripe metadata are only trusted in that shape. */
+export function asUuid(value: unknown): string | null {
+  return typeof value === 'string' && UUID.test(value) ? value : null;
+}
+
+/** Our checkout intent for a Checkout Session: by the session id we stored, or the reference we sent with it. */
+export async function findIntentForSession(
+  tx: EntityManager,
+  session: { id: string; reference: string | null },
+): Promise<CheckoutIntent | null> {
+  const repo = tx.getRepository(CheckoutIntent);
+  const bySession = await repo.findOneBy({ stripeCheckoutSessionId: session.id });
+  if (bySession) return bySession;
+  const ref = asUuid(session.reference);
+  return ref ? repo.findOneBy({ id: ref }) : null;
+}
+
+export function findIntent(tx: EntityManager, id: string | null): Promise<CheckoutIntent | null> {
+  return id ? tx.getRepository(CheckoutIntent).findOneBy({ id }) : Promise.resolve(null);
+}
+
+/** Links what Checkout learned (donor, customer, subscription); `paid` also completes the intent. */
+export async function markIntentSettled(
+  tx: EntityManager,
+  intentId: string,
+  settled: { paid: boolean; at: Date; donorId: string | null; customerId: string | null; subscriptionId: string | null; sessionId: string },
+): Promise<void> {
+  await tx.query(
+    `UPDATE checkout_intents
+        SET status = CASE WHEN $2 THEN 'completed' ELSE status END,
+            completed_at = CASE WHEN $2 THEN COALESCE(completed_at, $3) ELSE completed_at END,
+            donor_id = COALESCE(donor_id, $4), stripe_customer_id = COALESCE(stripe_customer_id, $5),
+            stripe_subscription_id = COALESCE(stripe_subscription_id, $6),
+            stripe_checkout_session_id = COALESCE(stripe_checkout_session_id, $7), updated_at = now()
+      WHERE id = $1`,
+    [intentId, settled.paid, settled.at, settled.donorId, settled.customerId, settled.subscriptionId, settled.sessionId],
+  );
+}
+
+/** An expired or failed Checkout never undoes a completed one. */
+export async function markIntentClosed(tx: EntityManager, intentId: string, status: 'expired' | 'failed'): Promise<void> {
+  await tx.query(`UPDATE checkout_intents SET status = $2, updated_at = now() WHERE id = $1 AND status <> 'completed'`, [intentId, status]);
+}
