@@ -1,4 +1,5 @@
 import { MoneyLoop1764230400000 } from './1764230400000-MoneyLoop';
+import { DonateRateLimits1764234000000 } from './1764234000000-DonateRateLimits';
 
 /** Every migration, oldest first. Listed explicitly so compiled and test runs load the same set. */
-export const migrations = [MoneyLoop1764230400000];
+export const migrations = [MoneyLoop1764230400000, DonateRateLimits1764234000000];

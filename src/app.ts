@@ -5,9 +5,11 @@ import { engine } from 'express-handlebars';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { DataSource } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { campaignRoutes } from './campaigns/campaign.routes';
 import type { Config } from './config';
 import { CheckoutService } from './donations/checkout.service';
+import { DonateLimiter } from './donations/donate-limiter';
 import { donationRoutes } from './donations/donation.routes';
 import type { Logger } from './logger';
 import { StripeEventHandlers } from './payments/stripe/event-handlers';
@@ -42,10 +44,12 @@ export function createApp(deps: AppDeps): App {
   const handlers = new StripeEventHandlers(stripe, logger);
   const webhooks = new WebhookService(dataSource, stripe, deps.webhookSecret, handlers, logger);
   const checkout = new CheckoutService(dataSource, stripe, config.baseUrl, config.orgName, logger);
+  const limiter = new DonateLimiter((dataSource.driver as PostgresDriver).master, config.donateLimits);
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // Rate limits key on req.ip: only proxies we trust may set it from X-Forwarded-For.
+  app.set('trust proxy', config.trustProxy);
   app.engine('hbs', engine({ extname: '.hbs', defaultLayout: 'main', layoutsDir: path.join(ROOT, 'views/layouts'), partialsDir: path.join(ROOT, 'views/partials') }));
   app.set('view engine', 'hbs');
   app.set('views', path.join(ROOT, 'views'));
@@ -89,7 +93,7 @@ export function createApp(deps: AppDeps): App {
   app.use(cookieParser(config.sessionSecret));
 
   app.use(campaignRoutes(dataSource));
-  app.use(donationRoutes({ dataSource, checkout, fees: config.coverFees, secureCookies: config.baseUrl.startsWith('https://') }));
+  app.use(donationRoutes({ dataSource, checkout, limiter, fees: config.coverFees, secureCookies: config.baseUrl.startsWith('https://'), logger }));
 
   app.use(notFound);
   app.use(errorHandler(logger));

@@ -28,6 +28,10 @@ const schema = z
     COVER_FEES_PERCENT_BPS: withDefault(wholeNumber(0, 5000), 290),
     COVER_FEES_FIXED_MINOR: withDefault(wholeNumber(0, 10_000), 30),
     SEED_DEMO: optional(z.enum(['true', 'false'])),
+    DONATE_LIMIT_PER_IP_PER_HOUR: withDefault(wholeNumber(1, 1_000_000), 20),
+    DONATE_LIMIT_PER_EMAIL_PER_HOUR: withDefault(wholeNumber(1, 1_000_000), 10),
+    DONATE_LIMIT_PER_CAMPAIGN_PER_MINUTE: withDefault(wholeNumber(1, 1_000_000), 120),
+    TRUST_PROXY: withDefault(z.string().min(1), 'loopback'),
   })
   .superRefine((env, ctx) => {
     if (env.STRIPE_SECRET_KEY && !env.STRIPE_WEBHOOK_SECRET) {
@@ -60,6 +64,9 @@ export interface Config {
   orgName: string;
   coverFees: { percentBps: number; fixedMinor: number };
   seedDemo: boolean;
+  donateLimits: { perIpPerHour: number; perEmailPerHour: number; perCampaignPerMinute: number };
+  /** Express's "trust proxy": which proxies may say who the client is (X-Forwarded-For). */
+  trustProxy: boolean | number | string;
 }
 
 export class ConfigError extends Error {}
@@ -96,5 +103,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     coverFees: { percentBps: e.COVER_FEES_PERCENT_BPS, fixedMinor: e.COVER_FEES_FIXED_MINOR },
     // The demo campaign never goes into a production database.
     seedDemo: e.NODE_ENV !== 'production' && (e.SEED_DEMO ? e.SEED_DEMO === 'true' : !e.DATABASE_URL),
+    donateLimits: {
+      perIpPerHour: e.DONATE_LIMIT_PER_IP_PER_HOUR,
+      perEmailPerHour: e.DONATE_LIMIT_PER_EMAIL_PER_HOUR,
+      perCampaignPerMinute: e.DONATE_LIMIT_PER_CAMPAIGN_PER_MINUTE,
+    },
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
   };
+}
+
+function parseTrustProxy(value: string): boolean | number | string {
+  if (value === 'true' || value === 'false') return value === 'true';
+  return /^\d+$/.test(value) ? Number(value) : value;
 }

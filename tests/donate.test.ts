@@ -149,3 +149,52 @@ describe('POST /campaigns/:slug/donate with good input', () => {
     expect(failed.stripeCheckoutSessionId).toBeNull();
   });
 });
+
+describe('card-testing defence', () => {
+  const limitedApp = (limits: Partial<TestKettle['config']['donateLimits']>) => createApp({
+    config: { ...kettle.config, donateLimits: { perIpPerHour: 1000, perEmailPerHour: 1000, perCampaignPerMinute: 1000, ...limits } },
+    dataSource: kettle.dataSource,
+    stripe: kettle.stripe,
+    webhookSecret: WEBHOOK_SECRET,
+    logger: pino({ level: 'silent' }),
+    testMode: true,
+    checkoutOrigins: [],
+  }).app;
+  const attempt = (app: ReturnType<typeof limitedApp>, c: Campaign, form: Record<string, string>, ip = '203.0.113.7') =>
+    request(app).post(`/campaigns/${c.slug}/donate`).set('X-Forwarded-For', ip).type('form')
+      .send({ amount: '1', frequency: 'once', email: 'tester@example.org', ...form });
+
+  it('limits attempts per IP, counting invalid ones too, with a 429 and nothing sent to Stripe', async () => {
+    const c = await makeCampaign(kettle);
+    const app = limitedApp({ perIpPerHour: 3 });
+    expect((await attempt(app, c, { amount: 'x' })).status).toBe(422);
+    expect((await attempt(app, c, {})).status).toBe(303);
+    expect((await attempt(app, c, {})).status).toBe(303);
+    const before = { intents: await intents(), sessions: await sessionsAtStripe() };
+    const limited = await attempt(app, c, {});
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(limited.text).toContain('There have been too many donation attempts. Please wait a few minutes and try again.');
+    expect({ intents: await intents(), sessions: await sessionsAtStripe() }).toEqual(before);
+    expect((await attempt(app, c, {}, '198.51.100.9')).status).toBe(303);
+  });
+
+  it('limits valid attempts per email (whatever its case) and per campaign', async () => {
+    const c = await makeCampaign(kettle);
+    const byEmail = limitedApp({ perEmailPerHour: 2 });
+    expect((await attempt(byEmail, c, { email: 'same@example.org' }, '192.0.2.1')).status).toBe(303);
+    expect((await attempt(byEmail, c, { email: 'SAME@example.org' }, '192.0.2.2')).status).toBe(303);
+    expect((await attempt(byEmail, c, { email: 'Same@Example.org' }, '192.0.2.3')).status).toBe(429);
+
+    const c2 = await makeCampaign(kettle);
+    const byCampaign = limitedApp({ perCampaignPerMinute: 1 });
+    expect((await attempt(byCampaign, c2, { email: 'one@example.org' }, '192.0.2.4')).status).toBe(303);
+    expect((await attempt(byCampaign, c2, { email: 'two@example.org' }, '192.0.2.5')).status).toBe(429);
+  });
+
+  it('keeps no IP address or email in its counters', async () => {
+    const keys: { key: string }[] = await kettle.dataSource.query(`SELECT key FROM rate_limits`);
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.some((k) => /@|203\.0\.113/.test(k.key))).toBe(false);
+  });
+});

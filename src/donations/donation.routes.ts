@@ -7,6 +7,8 @@ import { formatMoney } from '../money';
 import { NotFoundError } from '../web/errors';
 import { CheckoutIntent } from './checkout-intent.entity';
 import { CheckoutService, PaymentProviderError } from './checkout.service';
+import type { DonateLimiter, LimitHit } from './donate-limiter';
+import type { Logger } from '../logger';
 import { parseDonationForm, type FieldErrors } from './donation-form';
 
 /** Signed cookie naming the checkout intent started in this browser: only its owner sees the gift's details. */
@@ -16,10 +18,12 @@ const FREQUENCY_WORDS = { once: '', monthly: ' every month', annual: ' every yea
 export function donationRoutes(deps: {
   dataSource: DataSource;
   checkout: CheckoutService;
+  limiter: DonateLimiter;
   fees: { percentBps: number; fixedMinor: number };
   secureCookies: boolean;
+  logger: Logger;
 }): Router {
-  const { dataSource, checkout } = deps;
+  const { dataSource, checkout, limiter } = deps;
   const router = Router();
 
   const renderForm = async (res: Response, status: number, campaign: Campaign, body: Record<string, unknown>, errors: FieldErrors, formError?: string) => {
@@ -34,8 +38,18 @@ export function donationRoutes(deps: {
       // The page says why (ended, not started, paused) in place of the form.
       return renderForm(res, 409, campaign, body, {});
     }
+    const tooMany = async (hit: LimitHit, what: string) => {
+      deps.logger.warn({ campaign: campaign.slug, limit: what }, 'donate attempt rate-limited');
+      res.set('Retry-After', String(hit.retryAfterSeconds));
+      await renderForm(res, 429, campaign, body, {}, 'There have been too many donation attempts. Please wait a few minutes and try again.');
+    };
+    const ipHit = await limiter.attemptFromIp(req.ip ?? 'unknown');
+    if (ipHit) return tooMany(ipHit, 'ip');
+
     const parsed = parseDonationForm(body, campaign, deps.fees);
     if (!parsed.ok) return renderForm(res, 422, campaign, body, parsed.errors, 'Please check the highlighted fields.');
+    const giftHit = await limiter.giftAttempt(parsed.value.email, campaign.id);
+    if (giftHit) return tooMany(giftHit, 'email or campaign');
 
     try {
       const { intent, checkoutUrl } = await checkout.start(campaign, parsed.value);
