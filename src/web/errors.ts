@@ -14,7 +14,7 @@ export class NotFoundError extends HttpError {
   }
 }
 
-export const notFound: RequestHandler = (req, _res, next) => next(new NotFoundError());
+export const notFound: RequestHandler = (_req, _res, next) => next(new NotFoundError());
 
 const wantsJson = (path: string) => path.startsWith('/api/') || path.startsWith('/stripe/');
 
