@@ -160,9 +160,14 @@ export function startSubscription(
   });
   const invoiceId = newId('in_');
   sub.latest_invoice = invoiceId;
+  // As on Stripe: created `incomplete`, then `updated` to active once the first invoice is paid.
+  sub.status = 'incomplete';
   store.subscriptions.set(sub.id, sub);
   store.emit('customer.subscription.created', sub);
   const { invoice } = billSubscription(store, sub, { invoiceId, billingReason: 'subscription_create', periodStart: start, periodEnd: start, billing: p.billing });
+  const before = clone(sub);
+  sub.status = 'active';
+  store.emit('customer.subscription.updated', sub, previousAttributes(before, sub));
   return { subscription: sub, invoice };
 }
 

@@ -58,8 +58,21 @@ const DECLINES: Record<string, Decline> = {
   '4000000000000119': { code: 'processing_error', declineCode: 'processing_error', message: 'An error occurred while processing your card. Try again in a little bit.' },
 };
 
+/** Stripe's test cards that pay. Any other valid number is a real card, which test mode refuses. */
+const PAYS = new Set([
+  '4242424242424242', '4000056655665556', '5555555555554444', '2223003122003222', '5200828282828210', '5105105105105100',
+  '378282246310005', '371449635398431', '6011111111111117', '6011000990139424', '3056930009020004', '36227206271667',
+  '3566002020360505', '6200000000000005',
+]);
+
+const LIVE_CARD_IN_TEST_MODE: Decline = {
+  code: 'card_declined',
+  declineCode: 'test_mode_live_card',
+  message: 'Your card was declined. Your request was in test mode, but used a non test card. For a list of valid test cards, visit: https://stripe.com/docs/testing.',
+};
+
 export function declineFor(number: string): Decline | null {
-  return DECLINES[number] ?? null;
+  return DECLINES[number] ?? (PAYS.has(number) ? null : LIVE_CARD_IN_TEST_MODE);
 }
 
 export const INCORRECT_NUMBER: Decline = { code: 'incorrect_number', declineCode: 'incorrect_number', message: 'Your card number is incorrect.' };

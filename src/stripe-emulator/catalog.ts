@@ -1,10 +1,9 @@
 /** Products, prices and customers: the plain CRUD part of the API. */
 import type Stripe from 'stripe';
-import { recurringParam } from './billing';
+import { previousAttributes, recurringParam } from './billing';
 import { invalidRequest, noSuch } from './errors';
 import { buildCustomer, buildPrice, buildProduct } from './objects';
 import { createMetadata, currencyParam, mergeMetadata, metadataParam, optBool, optInt, optObject, optString, rejectUnknown, reqString, type Params } from './params';
-import { previousAttributes } from './billing';
 import { getOr404, type EmulatorStore } from './store';
 import { clone } from './util';
 

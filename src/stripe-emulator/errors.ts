@@ -53,15 +53,6 @@ export function noSuch(kind: string, id: string, param = 'id'): StripeApiError {
   });
 }
 
-export function cardError(code: string, message: string, declineCode?: string): StripeApiError {
-  return new StripeApiError(402, {
-    type: 'card_error',
-    code,
-    message,
-    ...(declineCode && { decline_code: declineCode }),
-  });
-}
-
 export function unrecognizedUrl(method: string, path: string): StripeApiError {
   return new StripeApiError(404, {
     type: 'invalid_request_error',

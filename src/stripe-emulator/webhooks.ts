@@ -74,6 +74,8 @@ export class WebhookDelivery {
           'Stripe-Signature': signatureHeader(payload, target.secret),
         },
         body: payload,
+        // Stripe does not follow redirects: a 3xx is a failed delivery (a mistyped endpoint must show).
+        redirect: 'manual',
         signal: controller.signal,
       });
       const body = await res.text();

@@ -94,6 +94,13 @@ describe('one-off Checkout Session', () => {
     expect(paid.customer_details).toMatchObject({ email: 'typed@example.org', name: 'Typed' });
   });
 
+  it('declines a real card number, as Stripe test mode does', async () => {
+    const session = await stripe.checkout.sessions.create(oneOffGift());
+    const result = await emulator.pay(session.id, { number: '4532015112830366' });
+    expect(result).toMatchObject({ ok: false, declineCode: 'test_mode_live_card' });
+    expect((await stripe.checkout.sessions.retrieve(session.id)).status).toBe('open');
+  });
+
   it('declines 4000 0000 0000 0002: session stays open, only payment_intent.payment_failed', async () => {
     const session = await stripe.checkout.sessions.create(oneOffGift());
     const mark = emulator.events.length;

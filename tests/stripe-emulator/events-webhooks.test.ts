@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import Stripe from 'stripe';
 import { signatureHeader, type StripeEmulator } from '../../src/stripe-emulator';
@@ -116,6 +118,30 @@ describe('webhook delivery', () => {
     } finally {
       await emulator.close();
       await receiver.close();
+    }
+  });
+
+  it('counts a redirect as a failed delivery, as Stripe does (a mistyped endpoint must show)', async () => {
+    const hits: string[] = [];
+    const server = http.createServer((req, res) => {
+      hits.push(req.url ?? '');
+      req.resume();
+      req.on('end', () => {
+        if (req.url === '/old') res.writeHead(308, { Location: '/new' }).end();
+        else res.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const { emulator, stripe } = await startEmulator({ webhook: { url: `http://127.0.0.1:${port}/old`, secret: SECRET }, webhookRetryDelaysMs: [1] });
+    try {
+      await stripe.customers.create({ email: 'moved@example.org' });
+      await emulator.idle();
+      expect(hits).toEqual(['/old', '/old']);
+      expect(emulator.deliveryLog.map((d) => d.outcome)).toEqual(['retrying', 'gave_up']);
+    } finally {
+      await emulator.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 

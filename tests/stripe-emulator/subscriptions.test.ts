@@ -41,8 +41,12 @@ describe('subscription Checkout', () => {
       'payment_intent.succeeded',
       'invoice.paid',
       'invoice.payment_succeeded',
+      'customer.subscription.updated',
       'checkout.session.completed',
     ]);
+    const subscriptionEvents = emulator.events.slice(mark).filter((e) => e.type.startsWith('customer.subscription.'));
+    expect(subscriptionEvents.map((e) => (e.data.object as Stripe.Subscription).status)).toEqual(['incomplete', 'active']);
+    expect(subscriptionEvents[1].data.previous_attributes).toMatchObject({ status: 'incomplete' });
 
     const completed = await stripe.checkout.sessions.retrieve(session.id, { expand: ['subscription'] });
     expect(completed).toMatchObject({ status: 'complete', payment_status: 'paid', customer_details: { email: 'monthly@example.org', name: 'Grace Hopper' } });
