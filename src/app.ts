@@ -92,7 +92,7 @@ export function createApp(deps: AppDeps): App {
   app.use(express.urlencoded({ extended: false, limit: '20kb', parameterLimit: 50 }));
   app.use(cookieParser(config.sessionSecret));
 
-  app.use(campaignRoutes(dataSource));
+  app.use(campaignRoutes(dataSource, config.coverFees));
   app.use(donationRoutes({ dataSource, checkout, limiter, fees: config.coverFees, secureCookies: config.baseUrl.startsWith('https://'), logger }));
 
   app.use(notFound);

@@ -6,6 +6,7 @@ import { FREQUENCIES } from './campaigns/campaign.entity';
 import { CampaignExistsError, createCampaign } from './campaigns/campaign.service';
 import { ConfigError, loadConfig } from './config';
 import { openDatabase } from './db/connect';
+import { EmbeddedDatabaseInUseError } from './db/embedded';
 import { verifyAllTotals } from './ledger/ledger.service';
 import { createLogger } from './logger';
 import { formatMoney, isSupportedCurrency, parseMajorAmount, SUPPORTED_CURRENCIES } from './money';
@@ -122,7 +123,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
 }
 
 function describeError(err: unknown): string {
-  if (err instanceof UsageError || err instanceof ConfigError || err instanceof CampaignExistsError) return err.message;
+  if (err instanceof UsageError || err instanceof ConfigError || err instanceof CampaignExistsError || err instanceof EmbeddedDatabaseInUseError) return err.message;
   if (err instanceof ZodError) return err.issues.map((i) => `--${String(i.path[0])} ${i.message}`).join('; ');
   const code = (err as { code?: string })?.code;
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `${(err as Error).message}\n\n${USAGE}`;

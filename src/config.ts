@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** Settings from the environment (or .env), parsed and validated once at boot. */
@@ -31,7 +32,7 @@ const schema = z
     DONATE_LIMIT_PER_IP_PER_HOUR: withDefault(wholeNumber(1, 1_000_000), 20),
     DONATE_LIMIT_PER_EMAIL_PER_HOUR: withDefault(wholeNumber(1, 1_000_000), 10),
     DONATE_LIMIT_PER_CAMPAIGN_PER_MINUTE: withDefault(wholeNumber(1, 1_000_000), 120),
-    TRUST_PROXY: withDefault(z.string().min(1), 'loopback'),
+    TRUST_PROXY: withDefault(z.string().refine(isTrustProxy, 'must be true, false, a hop count, or a comma-separated list of loopback, linklocal, uniquelocal, IP addresses or subnets'), 'loopback'),
   })
   .superRefine((env, ctx) => {
     if (env.STRIPE_SECRET_KEY && !env.STRIPE_WEBHOOK_SECRET) {
@@ -77,8 +78,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const first = parsed.error.issues[0];
     const name = String(first.path[0] ?? 'configuration');
     const value = env[name];
-    // Secrets and URLs (which may hold passwords) are never echoed back.
-    const shown = name.includes('SECRET') || name.includes('KEY') || name.includes('URL') ? '…' : value;
+    // Secrets, and the database URL (which may hold a password), are never echoed back.
+    const shown = name.includes('SECRET') || name.includes('KEY') || name === 'DATABASE_URL' ? '…' : value;
     const reason = value === undefined ? first.message : `${first.message} (got "${shown}")`;
     throw new ConfigError(`Invalid setting ${name}: ${reason}`);
   }
@@ -115,4 +116,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 function parseTrustProxy(value: string): boolean | number | string {
   if (value === 'true' || value === 'false') return value === 'true';
   return /^\d+$/.test(value) ? Number(value) : value;
+}
+
+/** The forms Express's "trust proxy" accepts, checked here so a typo is one clear line at boot. */
+function isTrustProxy(value: string): boolean {
+  if (/^(true|false|\d+)$/.test(value)) return true;
+  return value.split(',').map((part) => part.trim()).every((part) => {
+    if (['loopback', 'linklocal', 'uniquelocal'].includes(part)) return true;
+    const [address, prefix, ...rest] = part.split('/');
+    const version = isIP(address);
+    if (!version || rest.length) return false;
+    return prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128));
+  });
 }

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import dotenv from 'dotenv';
 import { createApp } from './app';
 import { seedDemoCampaign } from './campaigns/demo';
@@ -27,7 +27,7 @@ async function setUpStripe(config: Config, logger: Logger): Promise<StripeSetup>
     };
   }
   const webhookSecret = `whsec_${randomBytes(24).toString('hex')}`;
-  const emulator = await startStripeEmulator({ port: config.stripe.emulatorPort, logger: logger.child({ module: 'stripe-emulator' }) });
+  const emulator = await startStripeEmulator({ port: config.stripe.emulatorPort, accountName: config.orgName, logger: logger.child({ module: 'stripe-emulator' }) });
   logger.warn({ url: emulator.url }, 'STRIPE_SECRET_KEY is not set: using the built-in Stripe emulator (test mode, no real money)');
   return {
     stripe: createStripeClient({ secretKey: 'sk_test_kettle_emulator', apiBase: emulator.url }),
@@ -65,8 +65,12 @@ async function main() {
     testMode: stripeSetup.emulator !== null,
     ...stripeSetup,
   });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(config.port, () => resolve(s));
+  // createServer + 'error', not app.listen's callback: Express 5 calls that even when the port is taken.
+  const server: Server = createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new Error(`port ${config.port} is already in use (set PORT to another one)`) : err));
+    server.listen(config.port, () => resolve());
   });
   stripeSetup.emulator?.setWebhook({ url: `http://127.0.0.1:${config.port}/stripe/webhook`, secret: stripeSetup.webhookSecret });
   logger.info({ url: config.baseUrl }, `Kettle is listening on ${config.baseUrl}`);

@@ -30,6 +30,12 @@ describe('configuration', () => {
     expect(() => loadConfig({ STRIPE_SECRET_KEY: 'sk_test_abc', STRIPE_WEBHOOK_SECRET: 'nope-secret' })).toThrow(/^Invalid setting STRIPE_WEBHOOK_SECRET: must look like whsec_… \(got "…"\)$/);
   });
 
+  it('checks TRUST_PROXY at boot', () => {
+    expect(() => loadConfig({ TRUST_PROXY: 'garbage' })).toThrow(/^Invalid setting TRUST_PROXY: must be true, false, a hop count/);
+    expect(loadConfig({ TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8, fd00::/8' }).trustProxy).toBe('loopback, 10.0.0.0/8, fd00::/8');
+  });
+
   it('treats blank values as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: '' }).databaseUrl).toBeUndefined();
   });

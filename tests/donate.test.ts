@@ -42,6 +42,7 @@ describe('POST /campaigns/:slug/donate with bad input', () => {
     ['a bad email', { email: 'not-an-email' }, 'Enter a valid email address, like name@example.org.'],
     ['a very long comment', { comment: 'x'.repeat(501) }, 'Keep your comment under 500 characters.'],
     ['a repeated amount field', { amount: ['25', '50'] }, 'Enter one amount, like 25 or 37.50.'],
+    ['a preset and a typed amount at once', { amount: '25', amount_other: '37.50' }, 'You picked an amount and also typed one under Other.'],
   ])('rejects %s with 422, a message beside the field, and nothing stored or sent to Stripe', async (_label, override, message) => {
     const before = { intents: await intents(), sessions: await sessionsAtStripe() };
     const res = await donate(campaign.slug, { ...valid, ...override });

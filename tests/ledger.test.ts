@@ -1,4 +1,8 @@
 import 'reflect-metadata';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { EmbeddedDatabaseInUseError, startEmbeddedPostgres } from '../src/db/embedded';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
 import type { Campaign } from '../src/campaigns/campaign.entity';
@@ -38,6 +42,19 @@ const refund = (giftEntryId: string, amount: number, refundId: string) =>
   dataSource.transaction((tx) => recordLedgerEntry(tx, {
     kind: 'refund', giftEntryId, amount, currency: 'usd', stripeRefundId: refundId, occurredAt: new Date(),
   }));
+
+describe('the embedded database', () => {
+  it('refuses a second process on the same data directory instead of corrupting it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kettle-pglite-'));
+    const first = await startEmbeddedPostgres({ dataDir: dir, maxConnections: 2 });
+    try {
+      await expect(startEmbeddedPostgres({ dataDir: dir, maxConnections: 2 })).rejects.toThrow(EmbeddedDatabaseInUseError);
+    } finally {
+      await first.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('the ledger', () => {
   it('migrations are idempotent: running them again applies nothing', async () => {

@@ -55,10 +55,25 @@ describe('the campaign page', () => {
     expect(res.text).toContain('We could not find that campaign.');
   });
 
-  it('says the gift was not completed when the supporter cancels on Checkout', async () => {
+  it('says the gift was not completed when the supporter cancels on Checkout, and keeps what they entered', async () => {
     const campaign = await makeCampaign(kettle);
-    const res = await request(kettle.app).get(`/campaigns/${campaign.slug}?cancelled=1`);
+    const { cookie } = await startDonation(kettle, campaign, { amount: '37.50', frequency: 'monthly', email: 'back@example.org', name: 'Came Back', cover_fees: 'yes' });
+    const res = await request(kettle.app).get(`/campaigns/${campaign.slug}?cancelled=1`).set('Cookie', cookie);
     expect(res.text).toContain('you were not charged');
+    expect(res.text).toMatch(/name="frequency" value="monthly" checked/);
+    expect(res.text).toMatch(/name="amount" value="other" checked/);
+    expect(res.text).toContain('value="37.50"');
+    expect(res.text).toContain('value="back@example.org"');
+    expect(res.text).toMatch(/name="cover_fees" value="yes" checked/);
+
+    const stranger = await request(kettle.app).get(`/campaigns/${campaign.slug}?cancelled=1`);
+    expect(stranger.text).not.toContain('back@example.org');
+  });
+
+  it('says what covering the fees adds', async () => {
+    const campaign = await makeCampaign(kettle);
+    const res = await request(kettle.app).get(`/campaigns/${campaign.slug}`);
+    expect(res.text).toContain('Add 2.9% + $0.30 to cover card fees');
   });
 });
 

@@ -33,7 +33,12 @@ export function progressView(campaign: Campaign, progress: CampaignProgress) {
 }
 
 /** Everything the campaign page shows, computed here so the template only lays it out. */
-export async function campaignPageModel(dataSource: DataSource, campaign: Campaign, form: DonateFormInput = {}, now = new Date()) {
+export async function campaignPageModel(
+  dataSource: DataSource,
+  campaign: Campaign,
+  opts: { fees: { percentBps: number; fixedMinor: number }; form?: DonateFormInput; now?: Date },
+) {
+  const { fees, form = {}, now = new Date() } = opts;
   const [progress, wall] = await Promise.all([campaignProgress(dataSource, campaign, now), recentPublicGifts(dataSource, campaign.id)]);
   const values = form.values ?? {};
   const str = (key: string) => (typeof values[key] === 'string' ? (values[key] as string) : '');
@@ -73,6 +78,9 @@ export async function campaignPageModel(dataSource: DataSource, campaign: Campai
       anonymous: str('anonymous') !== '',
       coverFees: str('cover_fees') !== '',
       newsletter: str('newsletter') !== '',
+      // "2.9% + $0.30": what cover-fees adds, so nobody is surprised at checkout.
+      feeFormula: [fees.percentBps ? `${fees.percentBps / 100}%` : '', fees.fixedMinor ? formatMoney(fees.fixedMinor, campaign.currency) : '']
+        .filter(Boolean).join(' + '),
       errors,
       hasErrors: Object.keys(errors).length > 0 || Boolean(form.formError),
       formError: form.formError ?? null,

@@ -4,8 +4,10 @@ import { NotFoundError } from '../web/errors';
 import { campaignPageModel } from './campaign-page';
 import { campaignProgress, findCampaignBySlug, listActiveCampaigns } from './campaign.service';
 import { formatMoney } from '../money';
+import { unpaidCheckoutFormValues } from '../donations/checkout-intent.service';
+import { giftCookieIntentId } from '../donations/gift-cookie';
 
-export function campaignRoutes(dataSource: DataSource): Router {
+export function campaignRoutes(dataSource: DataSource, fees: { percentBps: number; fixedMinor: number }): Router {
   const router = Router();
 
   router.get('/', async (_req, res) => {
@@ -21,8 +23,9 @@ export function campaignRoutes(dataSource: DataSource): Router {
     const campaign = await findCampaignBySlug(dataSource, req.params.slug);
     if (!campaign) throw new NotFoundError('We could not find that campaign.');
     const cancelled = req.query.cancelled !== undefined;
+    const values = cancelled ? await unpaidCheckoutFormValues(dataSource, campaign.id, giftCookieIntentId(req)) : undefined;
     res.render('campaign', {
-      ...(await campaignPageModel(dataSource, campaign)),
+      ...(await campaignPageModel(dataSource, campaign, { fees, form: { values } })),
       notice: cancelled ? 'Your gift was not completed and you were not charged. You can try again below.' : null,
     });
   });

@@ -1,4 +1,5 @@
-import type { EntityManager } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import { minorToMajorString } from '../money';
 import { CheckoutIntent } from './checkout-intent.entity';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -45,4 +46,25 @@ export async function markIntentSettled(
 /** An expired or failed Checkout never undoes a completed one. */
 export async function markIntentClosed(tx: EntityManager, intentId: string, status: 'expired' | 'failed'): Promise<void> {
   await tx.query(`UPDATE checkout_intents SET status = $2, updated_at = now() WHERE id = $1 AND status <> 'completed'`, [intentId, status]);
+}
+
+/**
+ * What the supporter entered for a checkout they started (and did not pay), as form values, to
+ * fill the form in again when they come back from Checkout.
+ */
+export async function unpaidCheckoutFormValues(dataSource: DataSource, campaignId: string, intentId: string | null) {
+  const intent = intentId ? await dataSource.getRepository(CheckoutIntent).findOneBy({ id: intentId, campaignId }) : null;
+  if (!intent || intent.status === 'completed') return undefined;
+  const yes = (on: boolean) => (on ? 'yes' : '');
+  return {
+    amount: minorToMajorString(intent.donationAmount, intent.currency),
+    frequency: intent.frequency,
+    email: intent.email,
+    name: intent.donorName ?? '',
+    comment: intent.comment ?? '',
+    dedication: intent.dedication ?? '',
+    anonymous: yes(intent.anonymous),
+    cover_fees: yes(intent.feeCoverAmount > 0),
+    newsletter: yes(intent.newsletter),
+  };
 }

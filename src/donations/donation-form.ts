@@ -52,9 +52,13 @@ export function parseDonationForm(
   const code = currency.toUpperCase();
 
   let amountText = text(body.amount);
-  if (amountText === 'other') amountText = text(body.amount_other);
+  const typedOther = text(body.amount_other);
+  // Without JavaScript, typing under Other does not select it: never guess which of the two was meant.
+  const conflicting = amountText && amountText !== 'other' && typedOther;
+  if (amountText === 'other') amountText = typedOther;
   let donationAmount = 0;
-  if (amountText === null) errors.amount = 'Enter one amount, like 25 or 37.50.';
+  if (conflicting) errors.amount = 'You picked an amount and also typed one under Other. Choose "Other" to give the typed amount, or clear it.';
+  else if (amountText === null) errors.amount = 'Enter one amount, like 25 or 37.50.';
   else if (!amountText) errors.amount = 'Choose or enter an amount.';
   else {
     const parsed = parseMajorAmount(amountText, currency);

@@ -4,6 +4,7 @@ import { campaignPageModel, progressView } from '../campaigns/campaign-page';
 import { campaignProgress, campaignState, findCampaignBySlug } from '../campaigns/campaign.service';
 import { Campaign } from '../campaigns/campaign.entity';
 import { formatMoney } from '../money';
+import { GIFT_COOKIE, giftCookieIntentId } from './gift-cookie';
 import { NotFoundError } from '../web/errors';
 import { CheckoutIntent } from './checkout-intent.entity';
 import { CheckoutService, PaymentProviderError } from './checkout.service';
@@ -11,8 +12,6 @@ import type { DonateLimiter, LimitHit } from './donate-limiter';
 import type { Logger } from '../logger';
 import { parseDonationForm, type FieldErrors } from './donation-form';
 
-/** Signed cookie naming the checkout intent started in this browser: only its owner sees the gift's details. */
-export const GIFT_COOKIE = 'kettle_gift';
 const FREQUENCY_WORDS = { once: '', monthly: ' every month', annual: ' every year' } as const;
 
 export function donationRoutes(deps: {
@@ -27,7 +26,7 @@ export function donationRoutes(deps: {
   const router = Router();
 
   const renderForm = async (res: Response, status: number, campaign: Campaign, body: Record<string, unknown>, errors: FieldErrors, formError?: string) => {
-    res.status(status).render('campaign', await campaignPageModel(dataSource, campaign, { values: body, errors, formError }));
+    res.status(status).render('campaign', await campaignPageModel(dataSource, campaign, { fees: deps.fees, form: { values: body, errors, formError } }));
   };
 
   router.post('/campaigns/:slug/donate', async (req, res) => {
@@ -70,7 +69,7 @@ export function donationRoutes(deps: {
     const campaign = await dataSource.getRepository(Campaign).findOneByOrFail({ id: intent.campaignId });
     const progress = await campaignProgress(dataSource, campaign);
     // A session id in a URL can be shared or guessed at; the gift's details stay with the browser that started it.
-    const isOwner = req.signedCookies?.[GIFT_COOKIE] === intent.id;
+    const isOwner = giftCookieIntentId(req) === intent.id;
     const confirmed = intent.status === 'completed';
 
     res.render('thanks', {

@@ -8,4 +8,6 @@ export interface EmulatorContext {
   webhooks: WebhookDelivery;
   logger: EmulatorLogger;
   publicUrl: string;
+  /** The business name the hosted pages show, like a Stripe account's public name. */
+  accountName: string;
 }

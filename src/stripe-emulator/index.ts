@@ -28,6 +28,7 @@ export interface StripeEmulatorOptions {
   autoDeliver?: boolean; // default true: each new event is queued for delivery to the webhook
   logger?: EmulatorLogger; // pino-compatible; silent by default
   webhookRetryDelaysMs?: number[]; // waits between delivery attempts; default [200, 1000] (3 attempts)
+  accountName?: string; // business name on the hosted pages; default 'Kettle'
 }
 
 export interface StripeEmulator {
@@ -57,7 +58,7 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Pro
     autoDeliver: opts.autoDeliver ?? true,
     retryDelaysMs: opts.webhookRetryDelaysMs,
   });
-  const ctx: EmulatorContext = { store, webhooks, logger, publicUrl: '' };
+  const ctx: EmulatorContext = { store, webhooks, logger, publicUrl: '', accountName: opts.accountName ?? 'Kettle' };
   const app = createEmulatorApp(ctx);
 
   const server: Server = await new Promise((resolve, reject) => {

@@ -98,7 +98,7 @@ export function pagesRouter(ctx: EmulatorContext): Router {
       'checkout',
       {
         title: `${verb} ${amount}`,
-        merchant: 'Kettle',
+        merchant: ctx.accountName,
         heading: session.submit_type === 'donate' ? 'Your donation' : session.mode === 'subscription' ? 'Subscribe' : 'Pay',
         amount,
         per: recurring ? perLabel(recurring.interval, recurring.interval_count) : null,
@@ -185,6 +185,7 @@ export function pagesRouter(ctx: EmulatorContext): Router {
     const flash = { canceled: 'Your gift will stop at the end of the current period.', renewed: 'Your gift will continue.' }[String(req.query.done)];
     await render(res, 200, 'portal', {
       title: 'Billing portal',
+      merchant: ctx.accountName,
       sessionId: portal.id,
       customerLabel: customer?.email ?? customer?.name ?? null,
       subscriptions,
