@@ -10,6 +10,7 @@ import { campaignRoutes } from './campaigns/campaign.routes';
 import type { Config } from './config';
 import { CheckoutService } from './donations/checkout.service';
 import { DonateLimiter } from './donations/donate-limiter';
+import { DonateService } from './donations/donate.service';
 import { donationRoutes } from './donations/donation.routes';
 import type { Logger } from './logger';
 import { StripeEventHandlers } from './payments/stripe/event-handlers';
@@ -45,6 +46,7 @@ export function createApp(deps: AppDeps): App {
   const webhooks = new WebhookService(dataSource, stripe, deps.webhookSecret, handlers, logger);
   const checkout = new CheckoutService(dataSource, stripe, config.baseUrl, config.orgName, logger);
   const limiter = new DonateLimiter((dataSource.driver as PostgresDriver).master, config.donateLimits);
+  const donate = new DonateService(checkout, limiter, config.coverFees, logger);
 
   const app = express();
   app.disable('x-powered-by');
@@ -93,7 +95,7 @@ export function createApp(deps: AppDeps): App {
   app.use(cookieParser(config.sessionSecret));
 
   app.use(campaignRoutes(dataSource, config.coverFees));
-  app.use(donationRoutes({ dataSource, checkout, limiter, fees: config.coverFees, secureCookies: config.baseUrl.startsWith('https://'), logger }));
+  app.use(donationRoutes({ dataSource, donate, fees: config.coverFees, secureCookies: config.baseUrl.startsWith('https://') }));
 
   app.use(notFound);
   app.use(errorHandler(logger));
