@@ -56,6 +56,24 @@ describe('the embedded database', () => {
   });
 });
 
+describe('migrations', () => {
+  // Two instances starting together on one server; the embedded database is one process's (locked).
+  it.skipIf(process.env.TEST_DATABASE_URL === undefined)('run once when two instances start at the same time', async () => {
+    const fresh = await createTestDatabase();
+    const instances = [createDataSource(fresh.url, 2), createDataSource(fresh.url, 2)];
+    try {
+      await Promise.all(instances.map((ds) => ds.initialize()));
+      const applied = await Promise.all(instances.map((ds) => runMigrations(ds)));
+      expect(applied.flat().sort()).toEqual(instances[0].migrations.map((m) => m.name).sort());
+      const [{ n }] = await instances[0].query(`SELECT COUNT(*)::int AS n FROM schema_migrations`);
+      expect(n).toBe(instances[0].migrations.length);
+    } finally {
+      await Promise.all(instances.map((ds) => ds.isInitialized && ds.destroy()));
+      await fresh.drop();
+    }
+  });
+});
+
 describe('the ledger', () => {
   it('migrations are idempotent: running them again applies nothing', async () => {
     expect(await runMigrations(dataSource)).toEqual([]);
