@@ -6,7 +6,7 @@ import type { Campaign } from '../src/campaigns/campaign.entity';
 import type { StripeEventHandlers } from '../src/payments/stripe/event-handlers';
 import { RecurringGift } from '../src/donations/recurring-gift.entity';
 import { LedgerEntry } from '../src/ledger/ledger-entry.entity';
-import { CARDS, donateAndPay, startDonation } from './helpers/flows';
+import { CARDS, donateAndPay, eventOfType, startDonation, undeliveredEventsOf } from './helpers/flows';
 import { makeCampaign, startTestKettle, totalsOf, WEBHOOK_SECRET, type TestKettle } from './helpers/kettle';
 
 let kettle: TestKettle;
@@ -174,12 +174,10 @@ describe('counting the money', () => {
 describe('arrival order and replays', () => {
   it('counts a recurring gift whose invoice.paid arrives before checkout.session.completed, once', async () => {
     const campaign = await makeCampaign(kettle);
-    kettle.emulator.setAutoDeliver(false);
-    const from = kettle.emulator.events.length;
-    await donateAndPay(kettle, campaign, { amount: '15', frequency: 'monthly', email: 'early@example.org', name: 'Early Bird' });
-    const events = kettle.emulator.events.slice(from);
-    const invoicePaid = events.find((e) => e.type === 'invoice.paid')!;
-    const completed = events.find((e) => e.type === 'checkout.session.completed')!;
+    const events = await undeliveredEventsOf(kettle, () =>
+      donateAndPay(kettle, campaign, { amount: '15', frequency: 'monthly', email: 'early@example.org', name: 'Early Bird' }));
+    const invoicePaid = eventOfType(events, 'invoice.paid');
+    const completed = eventOfType(events, 'checkout.session.completed');
 
     expect((await deliver(invoicePaid)).status).toBe(200);
     expect((await totalsOf(kettle, campaign.id)).kept).toEqual({ raised: 1500, gifts: 1, donors: 1 });
@@ -244,10 +242,8 @@ describe('arrival order and replays', () => {
 describe('events that cannot be applied as they are', () => {
   it('parks an event in a currency the campaign does not count in, answers 200, and counts nothing', async () => {
     const campaign = await makeCampaign(kettle);
-    kettle.emulator.setAutoDeliver(false);
-    const from = kettle.emulator.events.length;
-    await donateAndPay(kettle, campaign, { amount: '20', email: 'euro@example.org' });
-    const completed = kettle.emulator.events.slice(from).find((e) => e.type === 'checkout.session.completed')!;
+    const events = await undeliveredEventsOf(kettle, () => donateAndPay(kettle, campaign, { amount: '20', email: 'euro@example.org' }));
+    const completed = eventOfType(events, 'checkout.session.completed');
     const inEuros = structuredClone(completed);
     inEuros.id = `${completed.id}_eur`;
     (inEuros.data.object as Stripe.Checkout.Session).currency = 'eur';
@@ -305,10 +301,8 @@ describe('concurrent deliveries', () => {
 describe('when the database fails', () => {
   it('answers 5xx while the database is down, then the retry lands exactly once', async () => {
     const campaign = await makeCampaign(kettle);
-    kettle.emulator.setAutoDeliver(false);
-    const from = kettle.emulator.events.length;
-    await donateAndPay(kettle, campaign, { amount: '40', email: 'outage@example.org' });
-    const completed = kettle.emulator.events.slice(from).find((e) => e.type === 'checkout.session.completed')!;
+    const events = await undeliveredEventsOf(kettle, () => donateAndPay(kettle, campaign, { amount: '40', email: 'outage@example.org' }));
+    const completed = eventOfType(events, 'checkout.session.completed');
 
     kettle.dbProxy!.cut();
     const during = await deliver(completed);
@@ -324,10 +318,8 @@ describe('when the database fails', () => {
 
   it('writes nothing when the transaction fails half-way, and the retry applies it once', async () => {
     const campaign = await makeCampaign(kettle);
-    kettle.emulator.setAutoDeliver(false);
-    const from = kettle.emulator.events.length;
-    await donateAndPay(kettle, campaign, { amount: '45', email: 'halfway@example.org' });
-    const completed = kettle.emulator.events.slice(from).find((e) => e.type === 'checkout.session.completed')!;
+    const events = await undeliveredEventsOf(kettle, () => donateAndPay(kettle, campaign, { amount: '45', email: 'halfway@example.org' }));
+    const completed = eventOfType(events, 'checkout.session.completed');
 
     // The ledger insert succeeds, then moving the kept totals fails: all of it must roll back.
     await kettle.dataSource.query(`ALTER TABLE campaign_totals ADD CONSTRAINT fail_for_test CHECK (raised_amount < 1) NOT VALID`);

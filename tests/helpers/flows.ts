@@ -1,4 +1,5 @@
 import request from 'supertest';
+import type Stripe from 'stripe';
 import type { Campaign } from '../../src/campaigns/campaign.entity';
 import type { TestKettle } from './kettle';
 
@@ -40,4 +41,18 @@ export async function donateAndPay(
   if (!result.ok) throw new Error(`payment declined: ${result.message}`);
   await kettle.emulator.idle();
   return started;
+}
+
+/** Runs `act` with webhook delivery off and returns the events Stripe created meanwhile, for the test to deliver. */
+export async function undeliveredEventsOf(kettle: TestKettle, act: () => Promise<unknown>): Promise<Stripe.Event[]> {
+  kettle.emulator.setAutoDeliver(false);
+  const from = kettle.emulator.events.length;
+  await act();
+  return kettle.emulator.events.slice(from);
+}
+
+export function eventOfType(events: Stripe.Event[], type: string): Stripe.Event {
+  const event = events.find((e) => e.type === type);
+  if (!event) throw new Error(`no ${type} event among ${events.map((e) => e.type).join(', ')}`);
+  return event;
 }
