@@ -132,9 +132,13 @@ function assertSameCurrency(expected: string, actual: string) {
   }
 }
 
+const LOCK_TOTALS = `SELECT campaign_id FROM campaign_totals WHERE campaign_id = $1 FOR UPDATE`;
+
 async function lockTotals(tx: EntityManager, campaignId: string) {
+  if ((await tx.query(LOCK_TOTALS, [campaignId])).length) return;
+  // createCampaign makes the row; this covers a campaign inserted any other way.
   await tx.query(`INSERT INTO campaign_totals (campaign_id) VALUES ($1) ON CONFLICT DO NOTHING`, [campaignId]);
-  await tx.query(`SELECT campaign_id FROM campaign_totals WHERE campaign_id = $1 FOR UPDATE`, [campaignId]);
+  await tx.query(LOCK_TOTALS, [campaignId]);
 }
 
 async function giftNet(tx: EntityManager, giftId: string): Promise<number> {
