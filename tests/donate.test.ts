@@ -115,7 +115,7 @@ describe('POST /campaigns/:slug/donate with good input', () => {
     const subscription = await kettle.stripe.subscriptions.retrieve(completed.subscription as string);
     expect(subscription.items.data[0].price).toMatchObject({ unit_amount: 1000, currency: 'usd', recurring: { interval } });
     expect(subscription.metadata.kettle_campaign_id).toBe(campaign.id);
-    await kettle.emulator.idle();
+    await kettle.settled();
   });
 
   it('grosses the amount up when the supporter covers the fees', async () => {

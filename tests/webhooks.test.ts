@@ -109,7 +109,7 @@ describe('counting the money', () => {
     const { sessionId } = await startDonation(kettle, campaign, { amount: '25' });
     const result = await kettle.emulator.pay(sessionId, { number: CARDS.declined });
     expect(result.ok).toBe(false);
-    await kettle.emulator.idle();
+    await kettle.settled();
     expect((await totalsOf(kettle, campaign.id)).kept).toEqual({ raised: 0, gifts: 0, donors: 0 });
   });
 
@@ -120,7 +120,7 @@ describe('counting the money', () => {
 
     const subscriptionId = (await kettle.stripe.checkout.sessions.retrieve(sessionId)).subscription as string;
     await kettle.emulator.advanceSubscription(subscriptionId);
-    await kettle.emulator.idle();
+    await kettle.settled();
     expect((await totalsOf(kettle, campaign.id)).kept).toEqual({ raised: 2000, gifts: 2, donors: 1 });
     const entries = await ledger(campaign);
     expect(entries.map((e) => [e.kind, e.amount, e.renewal, e.frequency])).toEqual([['gift', 1000, false, 'monthly'], ['gift', 1000, true, 'monthly']]);
@@ -134,7 +134,7 @@ describe('counting the money', () => {
     const { sessionId } = await donateAndPay(kettle, campaign, { amount: '10', frequency: 'annual', email: 'annual@example.org' });
     const subscriptionId = (await kettle.stripe.checkout.sessions.retrieve(sessionId)).subscription as string;
     await kettle.emulator.advanceSubscription(subscriptionId, { card: CARDS.failsOnNextCharge });
-    await kettle.emulator.idle();
+    await kettle.settled();
     expect((await totalsOf(kettle, campaign.id)).kept).toEqual({ raised: 1000, gifts: 1, donors: 1 });
     const recurring = await kettle.dataSource.getRepository(RecurringGift).findOneByOrFail({ stripeSubscriptionId: subscriptionId });
     expect(recurring).toMatchObject({ status: 'past_due', failedPaymentCount: 1, interval: 'year' });
@@ -146,11 +146,11 @@ describe('counting the money', () => {
     const paymentIntent = (await kettle.stripe.checkout.sessions.retrieve(sessionId)).payment_intent as string;
 
     await kettle.stripe.refunds.create({ payment_intent: paymentIntent, amount: 1500 });
-    await kettle.emulator.idle();
+    await kettle.settled();
     expect((await totalsOf(kettle, campaign.id)).kept).toEqual({ raised: 3500, gifts: 1, donors: 1 });
 
     await kettle.stripe.refunds.create({ payment_intent: paymentIntent });
-    await kettle.emulator.idle();
+    await kettle.settled();
     expect(await totalsOf(kettle, campaign.id)).toEqual({
       kept: { raised: 0, gifts: 0, donors: 0 },
       recomputed: { raised: 0, gifts: 0, donors: 0 },
@@ -166,7 +166,7 @@ describe('counting the money', () => {
       const pi = await kettle.stripe.paymentIntents.retrieve((await kettle.stripe.checkout.sessions.retrieve(started.sessionId)).payment_intent as string);
       await kettle.emulator.disputeCharge(pi.latest_charge as string, outcome);
     }
-    await kettle.emulator.idle();
+    await kettle.settled();
     expect((await totalsOf(kettle, campaign.id)).kept).toEqual({ raised: 2000, gifts: 1, donors: 1 });
   });
 });

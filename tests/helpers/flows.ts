@@ -39,7 +39,7 @@ export async function donateAndPay(
   const started = await startDonation(kettle, campaign, form);
   const result = await kettle.emulator.pay(started.sessionId, { number: card, email: form.email ?? 'donor@example.org', name: form.name });
   if (!result.ok) throw new Error(`payment declined: ${result.message}`);
-  await kettle.emulator.idle();
+  await kettle.settled();
   return started;
 }
 

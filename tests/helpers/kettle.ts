@@ -29,6 +29,8 @@ export interface TestKettle {
   dbKind: TestDatabase['kind'];
   /** Present with { dbProxy: true }: cut() takes the database away from the app. */
   dbProxy?: TcpProxy;
+  /** Resolves once every webhook the emulator sent so far has been delivered and applied by Kettle. */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -88,6 +90,9 @@ export async function startTestKettle(opts: { dbProxy?: boolean; autoDeliver?: b
     config: appConfig,
     dbKind: db.kind,
     dbProxy,
+    async settled() {
+      await emulator.idle();
+    },
     async close() {
       await emulator.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
