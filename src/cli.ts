@@ -1,12 +1,11 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
-import dotenv from 'dotenv';
 import { ZodError } from 'zod';
 import { FREQUENCIES } from './campaigns/campaign.entity';
 import { CampaignExistsError, createCampaign } from './campaigns/campaign.service';
 import { ConfigError, loadConfig } from './config';
 import { openDatabase } from './db/connect';
-import { EmbeddedDatabaseInUseError } from './db/embedded';
+import { EmbeddedPostgresError } from './db/embedded';
 import { verifyAllTotals } from './ledger/ledger.service';
 import { createLogger } from './logger';
 import { formatMoney, isSupportedCurrency, parseMajorAmount, SUPPORTED_CURRENCIES } from './money';
@@ -123,14 +122,9 @@ async function run(argv: string[], io: CliIO): Promise<number> {
 }
 
 function describeError(err: unknown): string {
-  if (err instanceof UsageError || err instanceof ConfigError || err instanceof CampaignExistsError || err instanceof EmbeddedDatabaseInUseError) return err.message;
+  if (err instanceof UsageError || err instanceof ConfigError || err instanceof CampaignExistsError || err instanceof EmbeddedPostgresError) return err.message;
   if (err instanceof ZodError) return err.issues.map((i) => `--${String(i.path[0])} ${i.message}`).join('; ');
   const code = (err as { code?: string })?.code;
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `${(err as Error).message}\n\n${USAGE}`;
   return err instanceof Error ? err.message : String(err);
-}
-
-if (require.main === module) {
-  dotenv.config({ quiet: true });
-  runCli(process.argv.slice(2)).then((code) => process.exit(code));
 }

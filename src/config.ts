@@ -49,7 +49,7 @@ export interface Config {
   env: 'development' | 'test' | 'production';
   port: number;
   baseUrl: string;
-  /** Postgres connection string; undefined means the embedded PGlite database under dataDir. */
+  /** Postgres connection string; undefined means the embedded PostgreSQL server kept under dataDir. */
   databaseUrl?: string;
   dataDir: string;
   databasePoolSize: number;

@@ -1,9 +1,10 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
 /** Structured logs. Secrets, card data and full emails must never reach them: see redact and maskEmail. */
-export function createLogger(level: string): Logger {
+export function createLogger(level: string, destination: DestinationStream = defaultDestination()): Logger {
   return pino({
     level,
     redact: {
@@ -15,7 +16,13 @@ export function createLogger(level: string): Logger {
       ],
       censor: '[redacted]',
     },
-  });
+  }, destination);
+}
+
+/** Readable lines for a person at a terminal; one JSON object per line for everything else (log shippers). */
+function defaultDestination(): DestinationStream {
+  if (!process.stdout.isTTY) return pino.destination(1);
+  return pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', sync: true });
 }
 
 /** "jane.doe@example.org" → "j***@example.org": enough to correlate, not enough to identify. */

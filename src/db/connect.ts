@@ -1,9 +1,8 @@
-import path from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { createDataSource, runMigrations } from './data-source';
-import { startEmbeddedPostgres } from './embedded';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
 
 export interface Database {
   dataSource: DataSource;
@@ -11,12 +10,21 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** DATABASE_URL's Postgres, or the embedded one persisted under DATA_DIR; migrated either way. */
+/** DATABASE_URL's Postgres, or the embedded PostgreSQL server kept under DATA_DIR; migrated either way. */
 export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
-  const embedded = config.databaseUrl
-    ? null
-    : await startEmbeddedPostgres({ dataDir: path.resolve(config.dataDir, 'pglite'), maxConnections: config.databasePoolSize + 2 });
-  const url = config.databaseUrl ?? embedded!.url;
+  let embedded: EmbeddedPostgres | null = null;
+  let url = config.databaseUrl;
+  if (!url) {
+    const applicationName = `kettle-${process.pid}`;
+    embedded = await startEmbeddedPostgres({
+      dataDir: config.dataDir,
+      applicationName,
+      log: (message) => logger.info({ module: 'embedded-postgres' }, message),
+    });
+    const withName = new URL(embedded.url);
+    withName.searchParams.set('application_name', applicationName);
+    url = withName.toString();
+  }
   const dataSource = createDataSource(url, config.databasePoolSize);
   try {
     await dataSource.initialize();
@@ -27,10 +35,9 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     await embedded?.stop();
     throw err;
   }
-  if (embedded) logger.info({ dir: path.resolve(config.dataDir, 'pglite') }, 'using the embedded Postgres (PGlite); set DATABASE_URL for a server');
   return {
     dataSource,
-    embedded: Boolean(embedded),
+    embedded: embedded !== null,
     async close() {
       await dataSource.destroy();
       await embedded?.stop();

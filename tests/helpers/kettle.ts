@@ -25,8 +25,6 @@ export interface TestKettle {
   stripe: Stripe;
   emulator: StripeEmulator;
   config: Config;
-  /** embedded: PGlite, which runs one transaction at a time (so no two can interleave). */
-  dbKind: TestDatabase['kind'];
   /** Present with { dbProxy: true }: cut() takes the database away from the app. */
   dbProxy?: TcpProxy;
   /** Resolves once every webhook the emulator sent so far has been delivered and applied by Kettle. */
@@ -88,7 +86,6 @@ export async function startTestKettle(opts: { dbProxy?: boolean; autoDeliver?: b
     stripe,
     emulator,
     config: appConfig,
-    dbKind: db.kind,
     dbProxy,
     async settled() {
       await emulator.idle();
