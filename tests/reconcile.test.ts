@@ -1,0 +1,149 @@
+import 'reflect-metadata';
+import type Stripe from 'stripe';
+import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli';
+import type { Campaign } from '../src/campaigns/campaign.entity';
+import { CheckoutIntent } from '../src/donations/checkout-intent.entity';
+import { RECONCILED_EVENT_TYPES, ReconcileService, SYNTHESISED_MARK } from '../src/payments/stripe/reconcile.service';
+import { startDonation } from './helpers/flows';
+import { makeCampaign, startTestKettle, totalsOf, type TestKettle } from './helpers/kettle';
+
+const DAY_MS = 86_400_000;
+
+/** Gives and pays on the emulator's checkout without waiting for webhooks (delivery is off in these tests). */
+async function give(kettle: TestKettle, campaign: Campaign, form: Record<string, string>) {
+  const { sessionId } = await startDonation(kettle, campaign, form);
+  const paid = await kettle.emulator.pay(sessionId, { number: '4242424242424242', email: form.email });
+  if (!paid.ok) throw new Error(paid.message);
+  return kettle.stripe.checkout.sessions.retrieve(sessionId);
+}
+
+/**
+ * What happened at Stripe, webhooks aside: five one-off gifts, a monthly gift renewed once,
+ * and a partial refund. Fully applied, the campaign holds 15,000 + 2 × 2,000 − 1,500 = 17,500.
+ */
+async function busyDay(kettle: TestKettle, campaign: Campaign) {
+  const sessions: Stripe.Checkout.Session[] = [];
+  for (const [i, amount] of ['10', '25', '50', '40', '25'].entries()) {
+    sessions.push(await give(kettle, campaign, { amount, email: `donor${i}@example.org` }));
+  }
+  const monthly = await give(kettle, campaign, { amount: '20', frequency: 'monthly', email: 'monthly@example.org' });
+  await kettle.emulator.advanceSubscription(monthly.subscription as string);
+  await kettle.stripe.refunds.create({ payment_intent: sessions[2].payment_intent as string, amount: 1500 });
+}
+const FULLY_APPLIED = { raised: 17_500, gifts: 7, donors: 6 };
+
+function cliEnv(kettle: TestKettle) {
+  return {
+    DATABASE_URL: (kettle.dataSource.options as PostgresDataSourceOptions).url!,
+    STRIPE_SECRET_KEY: 'sk_test_kettle_cli',
+    STRIPE_WEBHOOK_SECRET: 'whsec_kettle_cli',
+    STRIPE_API_BASE: kettle.emulator.url,
+    LOG_LEVEL: 'silent',
+  };
+}
+
+async function cli(kettle: TestKettle, ...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, { env: cliEnv(kettle), out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('reconcile: the events Stripe could not deliver', () => {
+  let kettle: TestKettle;
+  beforeAll(async () => {
+    kettle = await startTestKettle({ autoDeliver: false });
+  });
+  afterAll(() => kettle?.close());
+
+  it('stores what a third of lost deliveries left out, so the totals equal full delivery; a second run stores nothing', async () => {
+    const campaign = await makeCampaign(kettle);
+    await busyDay(kettle, campaign);
+    const events = [...kettle.emulator.events];
+    const lost = events.filter((_, i) => i % 3 === 2);
+    for (const event of events.filter((_, i) => i % 3 !== 2)) await kettle.emulator.deliver(event);
+    await kettle.settled();
+    expect((await totalsOf(kettle, campaign.id)).kept).not.toEqual(FULLY_APPLIED);
+
+    const acted = (e: Stripe.Event) => (RECONCILED_EVENT_TYPES as readonly string[]).includes(e.type);
+    const first = await cli(kettle, 'reconcile', '--since', '72h');
+    await kettle.settled();
+    expect(first).toMatchObject({ code: 0, err: '' });
+    const seen = events.filter(acted).length;
+    const missing = lost.filter(acted).length;
+    expect(missing).toBeGreaterThan(0);
+    expect(first.out).toContain(`${seen} seen, ${missing} newly stored, ${seen - missing} already known.`);
+    expect(await totalsOf(kettle, campaign.id)).toEqual({ kept: FULLY_APPLIED, recomputed: FULLY_APPLIED });
+
+    const second = await cli(kettle, 'reconcile', '--since', '30m');
+    expect(second.out).toContain(`${seen} seen, 0 newly stored, ${seen} already known.`);
+    expect(await totalsOf(kettle, campaign.id)).toEqual({ kept: FULLY_APPLIED, recomputed: FULLY_APPLIED });
+  });
+
+  it.each([
+    [['reconcile'], '--since is required'],
+    [['reconcile', '--since', '72'], '--since must be a positive duration in minutes, hours or days, like 30m, 72h or 7d (got "72")'],
+    [['reconcile', '--since', '0h'], '--since must be a positive duration'],
+    [['reconcile', '--since=-3d'], '--since must be a positive duration'],
+    [['reconcile', '--since', '2w'], '--since must be a positive duration'],
+    [['reconcile', '--since', '72h', '--until', 'now'], "Unknown option '--until'"],
+  ])('rejects %j with a clear message and exit code 2', async (argv, message) => {
+    const res = await cli(kettle, ...argv);
+    expect(res.code).toBe(2);
+    expect(res.err).toContain(message);
+  });
+
+  it('refuses to run without a Stripe key: the built-in emulator has no history outside the server', async () => {
+    const err: string[] = [];
+    const code = await runCli(['reconcile', '--since', '72h'], { env: { ...cliEnv(kettle), STRIPE_SECRET_KEY: '', STRIPE_WEBHOOK_SECRET: '' }, out: () => {}, err: (l) => err.push(l) });
+    expect(code).toBe(2);
+    expect(err.join('\n')).toContain('reconcile needs STRIPE_SECRET_KEY');
+  });
+});
+
+describe('reconcile beyond the 30 days events.list reaches', () => {
+  let kettle: TestKettle;
+  let reconcile: ReconcileService;
+  beforeAll(async () => {
+    kettle = await startTestKettle({ autoDeliver: false });
+    reconcile = new ReconcileService(kettle.dataSource, kettle.stripe, kettle.webhooks, pino({ level: 'silent' }));
+  });
+  afterAll(() => kettle?.close());
+
+  it('rebuilds the events of sessions and invoices from the objects, marked as synthesised, once', async () => {
+    const campaign = await makeCampaign(kettle);
+    await give(kettle, campaign, { amount: '30', email: 'old1@example.org' });
+    await give(kettle, campaign, { amount: '45', email: 'old2@example.org' });
+    await give(kettle, campaign, { amount: '12', frequency: 'monthly', email: 'old3@example.org' });
+    const { sessionId: abandoned } = await startDonation(kettle, campaign, { amount: '99', email: 'gone@example.org' });
+    await kettle.stripe.checkout.sessions.expire(abandoned);
+    // Seen from 31 days later, nothing of this is within events.list's reach any more.
+    const later = new Date(Date.now() + 31 * DAY_MS);
+    const since = new Date(Date.now() - DAY_MS);
+
+    const first = await reconcile.reconcile({ since, now: later });
+    await kettle.settled();
+    // Four sessions (three completed, one expired) and the monthly gift's first invoice.
+    expect(first).toMatchObject({ eventsSeen: 5, newlyStored: 5, alreadyKnown: 0, synthesised: 5 });
+    const expected = { raised: 8_700, gifts: 3, donors: 3 };
+    expect(await totalsOf(kettle, campaign.id)).toEqual({ kept: expected, recomputed: expected });
+    expect(await kettle.dataSource.getRepository(CheckoutIntent).findOneByOrFail({ stripeCheckoutSessionId: abandoned })).toMatchObject({ status: 'expired' });
+
+    const stored: { id: string; type: string; status: string; mark: string }[] = await kettle.dataSource.query(
+      `SELECT id, type, status, payload->>'${SYNTHESISED_MARK}' AS mark FROM stripe_events ORDER BY id`);
+    expect(stored).toHaveLength(5);
+    for (const event of stored) {
+      expect(event.id).toBe(`recon_${event.mark}_${event.type}`);
+      expect(event.status).toBe('processed');
+    }
+    expect(stored.map((e) => e.type).sort()).toEqual([
+      'checkout.session.completed', 'checkout.session.completed', 'checkout.session.completed', 'checkout.session.expired', 'invoice.paid',
+    ]);
+
+    expect(await reconcile.reconcile({ since, now: later })).toMatchObject({ eventsSeen: 5, newlyStored: 0, alreadyKnown: 5 });
+    expect(await totalsOf(kettle, campaign.id)).toEqual({ kept: expected, recomputed: expected });
+  });
+});
