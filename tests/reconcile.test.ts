@@ -7,10 +7,14 @@ import { runCli } from '../src/cli';
 import type { Campaign } from '../src/campaigns/campaign.entity';
 import { CheckoutIntent } from '../src/donations/checkout-intent.entity';
 import { RECONCILED_EVENT_TYPES, ReconcileService, SYNTHESISED_MARK } from '../src/payments/stripe/reconcile.service';
-import { startDonation } from './helpers/flows';
+import { kettleJobs } from '../src/jobs/schedules';
+import { RetentionService } from '../src/privacy/retention.service';
+import { donateAndPay, startDonation, undeliveredEventsOf } from './helpers/flows';
 import { makeCampaign, startTestKettle, totalsOf, type TestKettle } from './helpers/kettle';
 
 const DAY_MS = 86_400_000;
+const silent = pino({ level: 'silent' });
+const acted = (e: Stripe.Event) => (RECONCILED_EVENT_TYPES as readonly string[]).includes(e.type);
 
 /** Gives and pays on the emulator's checkout without waiting for webhooks (delivery is off in these tests). */
 async function give(kettle: TestKettle, campaign: Campaign, form: Record<string, string>) {
@@ -68,7 +72,6 @@ describe('reconcile: the events Stripe could not deliver', () => {
     await kettle.settled();
     expect((await totalsOf(kettle, campaign.id)).kept).not.toEqual(FULLY_APPLIED);
 
-    const acted = (e: Stripe.Event) => (RECONCILED_EVENT_TYPES as readonly string[]).includes(e.type);
     const first = await cli(kettle, 'reconcile', '--since', '72h');
     await kettle.settled();
     expect(first).toMatchObject({ code: 0, err: '' });
@@ -109,7 +112,7 @@ describe('reconcile beyond the 30 days events.list reaches', () => {
   let reconcile: ReconcileService;
   beforeAll(async () => {
     kettle = await startTestKettle({ autoDeliver: false });
-    reconcile = new ReconcileService(kettle.dataSource, kettle.stripe, kettle.webhooks, pino({ level: 'silent' }));
+    reconcile = new ReconcileService(kettle.dataSource, kettle.stripe, kettle.webhooks, silent);
   });
   afterAll(() => kettle?.close());
 
@@ -144,6 +147,31 @@ describe('reconcile beyond the 30 days events.list reaches', () => {
     ]);
 
     expect(await reconcile.reconcile({ since, now: later })).toMatchObject({ eventsSeen: 5, newlyStored: 0, alreadyKnown: 5 });
+    expect(await totalsOf(kettle, campaign.id)).toEqual({ kept: expected, recomputed: expected });
+  });
+});
+
+describe('the reconcile job every 15 minutes', () => {
+  let kettle: TestKettle;
+  beforeAll(async () => {
+    kettle = await startTestKettle();
+  });
+  afterAll(() => kettle?.close());
+
+  it('reads only the events Stripe has not delivered, and stores them', async () => {
+    const campaign = await makeCampaign(kettle);
+    await donateAndPay(kettle, campaign, { amount: '10', email: 'delivered@example.org' });
+    const undelivered = await undeliveredEventsOf(kettle, () => give(kettle, campaign, { amount: '30', email: 'lost@example.org' }));
+    const job = kettleJobs({
+      reconcile: new ReconcileService(kettle.dataSource, kettle.stripe, kettle.webhooks, silent),
+      retention: new RetentionService(kettle.dataSource, 90, silent),
+    }).find((j) => j.name === 'reconcile')!;
+
+    const summary = await job.run();
+    await kettle.settled();
+    const missing = undelivered.filter(acted).length;
+    expect(summary).toMatchObject({ eventsSeen: missing, newlyStored: missing, alreadyKnown: 0 });
+    const expected = { raised: 4000, gifts: 2, donors: 2 };
     expect(await totalsOf(kettle, campaign.id)).toEqual({ kept: expected, recomputed: expected });
   });
 });

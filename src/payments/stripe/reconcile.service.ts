@@ -61,6 +61,7 @@ export class ReconcileService {
     const now = opts.now ?? new Date();
     const summary: ReconcileSummary = { since: opts.since, eventsSeen: 0, newlyStored: 0, alreadyKnown: 0, synthesised: 0 };
     const eventsFrom = new Date(Math.max(opts.since.getTime(), now.getTime() - EVENTS_RETENTION_MS + EDGE_MARGIN_MS));
+    const readsObjects = opts.since < eventsFrom;
     // Objects whose events we saw: their synthesised twin would only repeat what the real event says.
     const coveredObjects = new Set<string>();
 
@@ -71,10 +72,10 @@ export class ReconcileService {
         ...(opts.onlyUndelivered && { delivery_success: false }),
         limit: 100,
       });
-      await this.storeInBatches(pages, summary, { synthesised: false, onListed: (event) => coveredObjects.add(aboutKey(event)) });
+      await this.storeInBatches(pages, summary, { synthesised: false, onListed: readsObjects ? (event) => coveredObjects.add(aboutKey(event)) : undefined });
     }
 
-    if (opts.since < eventsFrom) {
+    if (readsObjects) {
       const range = { gte: toUnix(opts.since), lt: toUnix(eventsFrom) };
       const notCovered = async function* (source: AsyncIterable<Stripe.Event>) {
         for await (const event of source) if (!coveredObjects.has(aboutKey(event))) yield event;
