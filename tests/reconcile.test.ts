@@ -174,4 +174,29 @@ describe('the reconcile job every 15 minutes', () => {
     const expected = { raised: 4000, gifts: 2, donors: 2 };
     expect(await totalsOf(kettle, campaign.id)).toEqual({ kept: expected, recomputed: expected });
   });
+
+  it('stores the rest when one event is stored but fails to apply (the inbox retries that one)', async () => {
+    const campaign = await makeCampaign(kettle);
+    const undelivered = await undeliveredEventsOf(kettle, async () => {
+      await give(kettle, campaign, { amount: '70', email: 'flaky@example.org' });
+      await give(kettle, campaign, { amount: '80', email: 'steady@example.org' });
+    });
+    let calls = 0;
+    const inbox = {
+      async receive(event: Stripe.Event) {
+        const result = await kettle.webhooks.receive(event);
+        if (calls++ === 0) throw new Error('Stripe timed out while the event was applied');
+        return result;
+      },
+    };
+    const summary = await new ReconcileService(kettle.dataSource, kettle.stripe, inbox, silent).reconcile({ since: new Date(Date.now() - DAY_MS), onlyUndelivered: true });
+    const missing = undelivered.filter(acted).length;
+    expect(missing).toBe(2);
+    // The earlier test's events are listed again (Stripe still counts them undelivered) and known.
+    expect(summary.newlyStored).toBe(missing);
+    expect(calls).toBe(missing);
+    const stored = await kettle.dataSource.query(`SELECT id FROM stripe_events WHERE id = ANY($1)`, [undelivered.map((e) => e.id)]);
+    expect(stored).toHaveLength(missing);
+  });
 });
+

@@ -101,7 +101,7 @@ export class ReconcileService {
       summary.eventsSeen += batch.length;
       summary.alreadyKnown += batch.length - missing.length;
       for (const event of missing) {
-        await this.inbox.receive(event);
+        await this.store(event);
         summary.newlyStored += 1;
         if (synthesised) summary.synthesised += 1;
       }
@@ -113,6 +113,19 @@ export class ReconcileService {
       if (batch.length >= 100) await flush();
     }
     await flush();
+  }
+
+  /**
+   * While receive() also applies the event, applying can fail after the event was stored: the
+   * inbox's retry owns it from there, and the other missing events must still be stored.
+   */
+  private async store(event: Stripe.Event): Promise<void> {
+    try {
+      await this.inbox.receive(event);
+    } catch (err) {
+      if (!(await this.knownIds([event.id])).has(event.id)) throw err;
+      this.logger.warn({ event: event.id, err }, 'reconciled event stored but not applied yet; the inbox will retry it');
+    }
   }
 
   private async knownIds(ids: string[]): Promise<Set<string>> {
