@@ -32,7 +32,7 @@ Commands:
       [--story <markdown>]
   totals:verify                   Check every campaign's kept totals against a recomputation from the ledger.
   reconcile --since <duration>    Store Stripe events the webhook inbox lacks, e.g. --since 72h (also 30m, 7d).
-                                  Past 30 days, sessions and invoices are read instead of events.
+                                  Past 30 days, sessions, invoices, refunds and disputes are read.
                                   Needs STRIPE_SECRET_KEY (the built-in emulator lives inside the server).
   retention:purge                 Purge personal data older than DATA_RETENTION_DAYS (default 90).`;
 
@@ -126,7 +126,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
     if (command === 'reconcile') {
       const s = await reconcileService(config, database.dataSource, logger).reconcile({ since: reconcileSince! });
       io.out(`Reconciled Stripe events since ${s.since.toISOString()}: ${s.eventsSeen} seen, ${s.newlyStored} newly stored, ${s.alreadyKnown} already known`
-        + (s.synthesised ? ` (${s.synthesised} of them built from sessions and invoices older than 30 days).` : '.'));
+        + (s.synthesised ? ` (${s.synthesised} of them built from objects older than 30 days).` : '.'));
       return 0;
     }
     if (command === 'retention:purge') {

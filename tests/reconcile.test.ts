@@ -116,37 +116,41 @@ describe('reconcile beyond the 30 days events.list reaches', () => {
   });
   afterAll(() => kettle?.close());
 
-  it('rebuilds the events of sessions and invoices from the objects, marked as synthesised, once', async () => {
+  it('rebuilds the events of sessions, invoices, refunds and disputes from the objects, marked as synthesised, once', async () => {
     const campaign = await makeCampaign(kettle);
-    await give(kettle, campaign, { amount: '30', email: 'old1@example.org' });
-    await give(kettle, campaign, { amount: '45', email: 'old2@example.org' });
+    const refunded = await give(kettle, campaign, { amount: '30', email: 'old1@example.org' });
+    const disputed = await give(kettle, campaign, { amount: '45', email: 'old2@example.org' });
     await give(kettle, campaign, { amount: '12', frequency: 'monthly', email: 'old3@example.org' });
     const { sessionId: abandoned } = await startDonation(kettle, campaign, { amount: '99', email: 'gone@example.org' });
     await kettle.stripe.checkout.sessions.expire(abandoned);
+    await kettle.stripe.refunds.create({ payment_intent: refunded.payment_intent as string, amount: 1000 });
+    const disputedCharge = (await kettle.stripe.paymentIntents.retrieve(disputed.payment_intent as string)).latest_charge as string;
+    await kettle.emulator.disputeCharge(disputedCharge, 'lost');
     // Seen from 31 days later, nothing of this is within events.list's reach any more.
     const later = new Date(Date.now() + 31 * DAY_MS);
     const since = new Date(Date.now() - DAY_MS);
 
     const first = await reconcile.reconcile({ since, now: later });
     await kettle.settled();
-    // Four sessions (three completed, one expired) and the monthly gift's first invoice.
-    expect(first).toMatchObject({ eventsSeen: 5, newlyStored: 5, alreadyKnown: 0, synthesised: 5 });
-    const expected = { raised: 8_700, gifts: 3, donors: 3 };
+    // Four sessions (three completed, one expired), the monthly gift's first invoice, a refund and a lost dispute.
+    expect(first).toMatchObject({ eventsSeen: 7, newlyStored: 7, alreadyKnown: 0, synthesised: 7 });
+    const expected = { raised: 8_700 - 1_000 - 4_500, gifts: 2, donors: 2 };
     expect(await totalsOf(kettle, campaign.id)).toEqual({ kept: expected, recomputed: expected });
     expect(await kettle.dataSource.getRepository(CheckoutIntent).findOneByOrFail({ stripeCheckoutSessionId: abandoned })).toMatchObject({ status: 'expired' });
 
     const stored: { id: string; type: string; status: string; mark: string }[] = await kettle.dataSource.query(
       `SELECT id, type, status, payload->>'${SYNTHESISED_MARK}' AS mark FROM stripe_events ORDER BY id`);
-    expect(stored).toHaveLength(5);
+    expect(stored).toHaveLength(7);
     for (const event of stored) {
       expect(event.id).toBe(`recon_${event.mark}_${event.type}`);
       expect(event.status).toBe('processed');
     }
     expect(stored.map((e) => e.type).sort()).toEqual([
-      'checkout.session.completed', 'checkout.session.completed', 'checkout.session.completed', 'checkout.session.expired', 'invoice.paid',
+      'charge.dispute.closed', 'checkout.session.completed', 'checkout.session.completed', 'checkout.session.completed',
+      'checkout.session.expired', 'invoice.paid', 'refund.created',
     ]);
 
-    expect(await reconcile.reconcile({ since, now: later })).toMatchObject({ eventsSeen: 5, newlyStored: 0, alreadyKnown: 5 });
+    expect(await reconcile.reconcile({ since, now: later })).toMatchObject({ eventsSeen: 7, newlyStored: 0, alreadyKnown: 7 });
     expect(await totalsOf(kettle, campaign.id)).toEqual({ kept: expected, recomputed: expected });
   });
 });

@@ -36,7 +36,7 @@ export interface ReconcileOptions {
 
 export interface ReconcileSummary {
   since: Date;
-  /** Events (and, beyond 30 days, objects turned into events) Stripe listed. */
+  /** Events (and, beyond 30 days, objects turned into events: sessions, invoices, refunds, disputes) Stripe listed. */
   eventsSeen: number;
   newlyStored: number;
   alreadyKnown: number;
@@ -80,8 +80,10 @@ export class ReconcileService {
       const notCovered = async function* (source: AsyncIterable<Stripe.Event>) {
         for await (const event of source) if (!coveredObjects.has(aboutKey(event))) yield event;
       };
-      await this.storeInBatches(notCovered(this.sessionEvents(range)), summary, { synthesised: true });
-      await this.storeInBatches(notCovered(this.invoiceEvents(range)), summary, { synthesised: true });
+      const isKettles = this.kettlePaymentIntents();
+      for (const source of [this.sessionEvents(range), this.invoiceEvents(range), this.refundEvents(range, isKettles), this.disputeEvents(range, isKettles)]) {
+        await this.storeInBatches(notCovered(source), summary, { synthesised: true });
+      }
     }
     this.logger.info({ ...summary, since: summary.since.toISOString() }, 'reconciled Stripe events with the webhook inbox');
     return summary;
@@ -137,7 +139,7 @@ export class ReconcileService {
   private async *sessionEvents(created: { gte: number; lt: number }): AsyncIterable<Stripe.Event> {
     const sessions = this.stripe.checkout.sessions.list({ created, limit: 100, expand: ['data.payment_intent'] });
     for await (const session of sessions) {
-      if (!session.metadata?.[META_CHECKOUT_INTENT] && !session.client_reference_id) continue;
+      if (!isKettleSession(session)) continue;
       if (session.status === 'complete') {
         const paymentIntent = session.payment_intent;
         // A one-off gift is dated when it was paid (the PaymentIntent is created at confirmation), as its event would be.
@@ -152,24 +154,71 @@ export class ReconcileService {
   /** Paid invoices of Kettle's subscriptions: each is one recurring gift (invoice.paid). */
   private async *invoiceEvents(created: { gte: number; lt: number }): AsyncIterable<Stripe.Event> {
     for await (const invoice of this.stripe.invoices.list({ created, status: 'paid', limit: 100 })) {
-      const metadata = invoice.parent?.subscription_details?.metadata;
-      if (!metadata?.[META_CAMPAIGN] && !metadata?.[META_CHECKOUT_INTENT]) continue;
+      if (!isKettleInvoice(invoice)) continue;
       yield synthesisedEvent(invoice, 'invoice.paid', invoice.status_transitions?.paid_at ?? invoice.created, invoice);
     }
   }
+
+  /** Refunds of Kettle's payments. Applying one re-reads every refund of its charge, as a refund event does. */
+  private async *refundEvents(created: { gte: number; lt: number }, isKettles: PaymentIntentCheck): AsyncIterable<Stripe.Event> {
+    for await (const refund of this.stripe.refunds.list({ created, limit: 100 })) {
+      if (await isKettles(idOf(refund.payment_intent))) yield synthesisedEvent(refund, 'refund.created', refund.created, refund);
+    }
+  }
+
+  /**
+   * Closed disputes of Kettle's payments; a lost one takes the gift back. Stripe keeps no closing
+   * time on a dispute, so the synthesised event is dated when the dispute opened.
+   */
+  private async *disputeEvents(created: { gte: number; lt: number }, isKettles: PaymentIntentCheck): AsyncIterable<Stripe.Event> {
+    for await (const dispute of this.stripe.disputes.list({ created, limit: 100 })) {
+      if (dispute.status !== 'won' && dispute.status !== 'lost') continue;
+      if (await isKettles(idOf(dispute.payment_intent))) yield synthesisedEvent(dispute, 'charge.dispute.closed', dispute.created, dispute);
+    }
+  }
+
+  /**
+   * Whether a PaymentIntent paid one of Kettle's sessions or subscription invoices, asked of Stripe
+   * (the ledger may not have applied the gift yet), once per PaymentIntent per run.
+   */
+  private kettlePaymentIntents(): PaymentIntentCheck {
+    const known = new Map<string, Promise<boolean>>();
+    const paidKettle = async (paymentIntentId: string) => {
+      const { data: [session] } = await this.stripe.checkout.sessions.list({ payment_intent: paymentIntentId, limit: 1 });
+      if (session) return isKettleSession(session);
+      const { data: [payment] } = await this.stripe.invoicePayments.list({ payment: { type: 'payment_intent', payment_intent: paymentIntentId }, limit: 1 });
+      const invoiceId = idOf(payment?.invoice);
+      return invoiceId ? isKettleInvoice(await this.stripe.invoices.retrieve(invoiceId)) : false;
+    };
+    return (paymentIntentId) => {
+      if (!paymentIntentId) return Promise.resolve(false);
+      if (!known.has(paymentIntentId)) known.set(paymentIntentId, paidKettle(paymentIntentId));
+      return known.get(paymentIntentId)!;
+    };
+  }
+}
+
+type PaymentIntentCheck = (paymentIntentId: string | null) => Promise<boolean>;
+
+const isKettleSession = (session: Stripe.Checkout.Session) => Boolean(session.metadata?.[META_CHECKOUT_INTENT] || session.client_reference_id);
+
+function isKettleInvoice(invoice: Stripe.Invoice): boolean {
+  const metadata = invoice.parent?.subscription_details?.metadata;
+  return Boolean(metadata?.[META_CAMPAIGN] || metadata?.[META_CHECKOUT_INTENT]);
 }
 
 /**
  * The event Stripe would have sent about `object`, under a deterministic id so a second
  * reconcile finds it stored. Marked, so nobody mistakes it for one Stripe signed.
  */
-function synthesisedEvent(object: { id: string; livemode: boolean }, type: string, created: number, payload: object): Stripe.Event {
+function synthesisedEvent(object: { id: string; livemode?: boolean }, type: string, created: number, payload: object): Stripe.Event {
   return {
     id: `recon_${object.id}_${type}`,
     object: 'event',
     type,
     created,
-    livemode: object.livemode,
+    // A refund does not say which mode it is in: unknown rather than a guess.
+    livemode: object.livemode ?? null,
     api_version: null,
     pending_webhooks: 0,
     request: { id: null, idempotency_key: null },
