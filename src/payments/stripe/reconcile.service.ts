@@ -68,7 +68,7 @@ export class ReconcileService {
     for (let i = 0; i < RECONCILED_EVENT_TYPES.length; i += TYPES_PER_CALL) {
       const pages = this.stripe.events.list({
         created: { gte: toUnix(eventsFrom) },
-        types: RECONCILED_EVENT_TYPES.slice(i, i + TYPES_PER_CALL) as unknown as string[],
+        types: RECONCILED_EVENT_TYPES.slice(i, i + TYPES_PER_CALL),
         ...(opts.onlyUndelivered && { delivery_success: false }),
         limit: 100,
       });
