@@ -3,12 +3,18 @@ import { parseArgs } from 'node:util';
 import { ZodError } from 'zod';
 import { FREQUENCIES } from './campaigns/campaign.entity';
 import { CampaignExistsError, createCampaign } from './campaigns/campaign.service';
-import { ConfigError, loadConfig } from './config';
+import type { DataSource } from 'typeorm';
+import { ConfigError, loadConfig, type Config } from './config';
 import { openDatabase } from './db/connect';
 import { EmbeddedPostgresError } from './db/embedded';
 import { verifyAllTotals } from './ledger/ledger.service';
-import { createLogger } from './logger';
+import { createLogger, type Logger } from './logger';
 import { formatMoney, isSupportedCurrency, parseMajorAmount, SUPPORTED_CURRENCIES } from './money';
+import { StripeEventHandlers } from './payments/stripe/event-handlers';
+import { LookbackError, parseLookback, ReconcileService } from './payments/stripe/reconcile.service';
+import { createStripeClient } from './payments/stripe/stripe-client';
+import { WebhookService } from './payments/stripe/webhook.service';
+import { RetentionService } from './privacy/retention.service';
 
 const USAGE = `Usage: npm run cli -- <command> [options]
 
@@ -23,7 +29,11 @@ Commands:
       [--presets <a,b,c>]         preset amounts in major units, e.g. 10,25,50,100
       [--frequency <once|monthly|annual>]  default frequency (once)
       [--story <markdown>]
-  totals:verify                   Check every campaign's kept totals against a recomputation from the ledger.`;
+  totals:verify                   Check every campaign's kept totals against a recomputation from the ledger.
+  reconcile --since <duration>    Store Stripe events the webhook inbox lacks, e.g. --since 72h (also 30m, 7d).
+                                  Past 30 days, sessions, invoices, refunds and disputes are read.
+                                  Needs STRIPE_SECRET_KEY (the built-in emulator lives inside the server).
+  retention:purge                 Purge personal data older than DATA_RETENTION_DAYS (default 90).`;
 
 class UsageError extends Error {}
 
@@ -57,7 +67,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
     io.out(USAGE);
     return command ? 0 : 2;
   }
-  if (!['migrate', 'campaign:create', 'totals:verify'].includes(command)) throw new UsageError(`Unknown command "${command}".`);
+  if (!['migrate', 'campaign:create', 'totals:verify', 'reconcile', 'retention:purge'].includes(command)) throw new UsageError(`Unknown command "${command}".`);
 
   const config = loadConfig(io.env);
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
@@ -100,8 +110,30 @@ async function run(argv: string[], io: CliIO): Promise<number> {
     };
   }
 
+  let reconcileSince: Date | undefined;
+  if (command === 'reconcile') {
+    const { values } = parseArgs({ args: rest, options: { since: { type: 'string' } }, strict: true });
+    if (!values.since) throw new UsageError('--since is required, e.g. --since 72h');
+    reconcileSince = new Date(Date.now() - parseLookback(values.since));
+    if (!config.stripe.secretKey) throw new UsageError('reconcile needs STRIPE_SECRET_KEY: the built-in Stripe emulator runs inside the server and has no history to read.');
+  } else if (command === 'retention:purge') {
+    parseArgs({ args: rest, options: {}, strict: true });
+  }
+
   const database = await openDatabase(config, logger);
   try {
+    if (command === 'reconcile') {
+      const s = await reconcileService(config, database.dataSource, logger).reconcile({ since: reconcileSince! });
+      io.out(`Reconciled Stripe events since ${s.since.toISOString()}: ${s.eventsSeen} seen, ${s.newlyStored} newly stored, ${s.alreadyKnown} already known`
+        + (s.synthesised ? ` (${s.synthesised} of them built from objects older than 30 days).` : '.'));
+      return 0;
+    }
+    if (command === 'retention:purge') {
+      const s = await new RetentionService(database.dataSource, config.dataRetentionDays, logger).purge();
+      io.out(`Purged personal data from before ${s.cutoff.toISOString()} (${config.dataRetentionDays} days): `
+        + `${s.eventPayloadsPurged} webhook event payloads, ${s.intentsPurged} abandoned checkout intents.`);
+      return 0;
+    }
     if (command === 'migrate') {
       io.out('Database is up to date.');
       return 0;
@@ -121,8 +153,15 @@ async function run(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
+/** The webhook inbox as the server builds it: reconcile stores through the same receive(). */
+function reconcileService(config: Config, dataSource: DataSource, logger: Logger): ReconcileService {
+  const stripe = createStripeClient({ secretKey: config.stripe.secretKey!, apiBase: config.stripe.apiBase });
+  const webhooks = new WebhookService(dataSource, stripe, config.stripe.webhookSecret!, new StripeEventHandlers(stripe, logger), logger);
+  return new ReconcileService(dataSource, stripe, webhooks, logger);
+}
+
 function describeError(err: unknown): string {
-  if (err instanceof UsageError || err instanceof ConfigError || err instanceof CampaignExistsError || err instanceof EmbeddedPostgresError) return err.message;
+  if (err instanceof UsageError || err instanceof LookbackError || err instanceof ConfigError || err instanceof CampaignExistsError || err instanceof EmbeddedPostgresError) return err.message;
   if (err instanceof ZodError) return err.issues.map((i) => `--${String(i.path[0])} ${i.message}`).join('; ');
   const code = (err as { code?: string })?.code;
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `${(err as Error).message}\n\n${USAGE}`;

@@ -32,6 +32,7 @@ const schema = z
     DONATE_LIMIT_PER_IP_PER_HOUR: withDefault(wholeNumber(1, 1_000_000), 20),
     DONATE_LIMIT_PER_EMAIL_PER_HOUR: withDefault(wholeNumber(1, 1_000_000), 10),
     DONATE_LIMIT_PER_CAMPAIGN_PER_MINUTE: withDefault(wholeNumber(1, 1_000_000), 120),
+    DATA_RETENTION_DAYS: withDefault(wholeNumber(1, 3650), 90),
     TRUST_PROXY: withDefault(z.string().refine(isTrustProxy, 'must be true, false, a hop count, or a comma-separated list of loopback, linklocal, uniquelocal, IP addresses or subnets'), 'loopback'),
   })
   .superRefine((env, ctx) => {
@@ -68,6 +69,8 @@ export interface Config {
   donateLimits: { perIpPerHour: number; perEmailPerHour: number; perCampaignPerMinute: number };
   /** Express's "trust proxy": which proxies may say who the client is (X-Forwarded-For). */
   trustProxy: boolean | number | string;
+  /** Days after which personal data Kettle no longer needs is purged (webhook payloads, abandoned intents). */
+  dataRetentionDays: number;
 }
 
 export class ConfigError extends Error {}
@@ -110,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       perCampaignPerMinute: e.DONATE_LIMIT_PER_CAMPAIGN_PER_MINUTE,
     },
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    dataRetentionDays: e.DATA_RETENTION_DAYS,
   };
 }
 

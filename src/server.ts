@@ -6,6 +6,7 @@ import { createApp } from './app';
 import { seedDemoCampaign } from './campaigns/demo';
 import { ConfigError, loadConfig, type Config } from './config';
 import { openDatabase } from './db/connect';
+import { startKettleJobs } from './jobs/schedules';
 import { createLogger, type Logger } from './logger';
 import { createStripeClient, type Stripe } from './payments/stripe/stripe-client';
 import { startStripeEmulator, type StripeEmulator } from './stripe-emulator';
@@ -80,6 +81,7 @@ async function main() {
   void retryUnfinished();
   const retryTimer = setInterval(retryUnfinished, 60_000);
   retryTimer.unref();
+  const jobs = startKettleJobs({ dataSource: database.dataSource, stripe: stripeSetup.stripe, inbox: webhooks, dataRetentionDays: config.dataRetentionDays, logger });
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -89,6 +91,7 @@ async function main() {
     setTimeout(() => process.exit(1), 10_000).unref();
     clearInterval(retryTimer);
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await jobs.stop();
     await stripeSetup.emulator?.close();
     await database.close();
     process.exit(0);

@@ -184,7 +184,8 @@ function apiRouter(ctx: EmulatorContext): Router {
   r.get('/disputes', (req, res) => {
     const p = paramsOf(req);
     const [byCharge, byPi] = [filterBy(p, 'charge'), filterBy(p, 'payment_intent')];
-    list(req, res, newestFirst(store.disputes).filter((d) => byCharge(d.charge) && byPi(d.payment_intent)), '/v1/disputes', 'dispute');
+    const created = createdFilter(p);
+    list(req, res, newestFirst(store.disputes).filter((d) => byCharge(d.charge) && byPi(d.payment_intent) && created(d.created)), '/v1/disputes', 'dispute');
   });
   r.get('/disputes/:id', (req, res) => send(req, res, getOr404(store.disputes, req.params.id, 'dispute')));
 

@@ -1,0 +1,70 @@
+import type { DataSource } from 'typeorm';
+import type { Logger } from '../logger';
+
+export interface RetentionSummary {
+  /** Data older than this was purged. */
+  cutoff: Date;
+  /** Processed or ignored webhook events whose payload (names, emails, addresses) was emptied. */
+  eventPayloadsPurged: number;
+  /** Checkout intents that never became a gift, stripped of the donor's details. */
+  intentsPurged: number;
+}
+
+const BATCH = 1_000;
+
+/**
+ * Forgets personal data Kettle no longer needs once the retention period has passed (finding 8).
+ * What the ledger's proofs rely on stays: ledger rows are never touched, and a purged event keeps
+ * its id, type, status, dates and the id of the Stripe object it was about. Events still waiting
+ * (received, deferred, failed) keep their payload: they have yet to be applied or looked at.
+ */
+export class RetentionService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly retentionDays: number,
+    private readonly logger: Logger,
+  ) {}
+
+  async purge(now = new Date()): Promise<RetentionSummary> {
+    const cutoff = new Date(now.getTime() - this.retentionDays * 86_400_000);
+    const eventPayloadsPurged = await this.inBatches(
+      `WITH due AS (
+         SELECT id FROM stripe_events
+          WHERE status IN ('processed', 'ignored') AND payload_purged_at IS NULL AND coalesce(processed_at, received_at) < $1
+          LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
+       UPDATE stripe_events e
+          SET payload = jsonb_build_object(
+                'id', e.id, 'object', 'event', 'type', e.type, 'created', e.payload->'created',
+                'data', jsonb_build_object('object', jsonb_build_object(
+                  'id', e.payload->'data'->'object'->'id', 'object', e.payload->'data'->'object'->'object'))),
+              payload_purged_at = now()
+         FROM due WHERE e.id = due.id`,
+      cutoff,
+    );
+    // Abandoned: closed without paying, or never finished (a Checkout Session lives 24 hours at most).
+    const intentsPurged = await this.inBatches(
+      `WITH due AS (
+         SELECT id FROM checkout_intents
+          WHERE status <> 'completed' AND personal_data_purged_at IS NULL AND created_at < $1
+          LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
+       UPDATE checkout_intents i
+          SET email = '', donor_name = NULL, comment = NULL, dedication = NULL, newsletter = false,
+              personal_data_purged_at = now()
+         FROM due WHERE i.id = due.id`,
+      cutoff,
+    );
+    const summary = { cutoff, eventPayloadsPurged, intentsPurged };
+    this.logger.info(summary, 'purged personal data past the retention period');
+    return summary;
+  }
+
+  /** Short transactions, so a large first purge never holds many rows locked at once. */
+  private async inBatches(sql: string, cutoff: Date): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const [, affected] = (await this.dataSource.query(sql, [cutoff])) as [unknown, number];
+      total += affected;
+      if (affected < BATCH) return total;
+    }
+  }
+}
