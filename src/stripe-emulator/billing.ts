@@ -107,7 +107,7 @@ function billSubscription(
   store.emit('invoice.finalized', invoice);
 
   const pm = getOr404(store.paymentMethods, sub.default_payment_method as string, 'payment_method');
-  const result = confirmPaymentIntent(store, pi, pm, { billing: p.billing, emitFailure: true });
+  const result = confirmPaymentIntent(store, pi, pm, { billing: p.billing });
   invoice.attempted = true;
   invoice.attempt_count += 1;
   if (!result.ok) {

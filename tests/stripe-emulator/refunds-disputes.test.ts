@@ -76,15 +76,15 @@ describe('refunds', () => {
 });
 
 describe('disputes', () => {
-  it('opens and loses a dispute: charge.dispute.created then .closed, charge disputed', async () => {
+  it('opens and loses a dispute: created, funds_withdrawn, closed; charge disputed', async () => {
     const { pi, charge } = await paidGift();
     await stripe.refunds.create({ charge, amount: 500 });
     const mark = emulator.events.length;
     const dispute = await emulator.disputeCharge(charge, 'lost');
     expect(dispute).toMatchObject({ object: 'dispute', charge, payment_intent: pi, amount: 2000, currency: 'usd', status: 'lost', reason: 'fraudulent' });
     expect(dispute.id).toMatch(/^dp_/);
-    expect(typesSince(emulator, mark)).toEqual(['charge.dispute.created', 'charge.dispute.closed']);
-    expect(emulator.events.at(-2)!.data.object).toMatchObject({ status: 'needs_response', amount: 2000 });
+    expect(typesSince(emulator, mark)).toEqual(['charge.dispute.created', 'charge.dispute.funds_withdrawn', 'charge.dispute.closed']);
+    expect(emulator.events.at(-3)!.data.object).toMatchObject({ status: 'needs_response', amount: 2000 });
     expect(emulator.events.at(-1)!.data.object).toMatchObject({ status: 'lost' });
     expect((await stripe.charges.retrieve(charge)).disputed).toBe(true);
     expect((await stripe.disputes.retrieve(dispute.id)).status).toBe('lost');

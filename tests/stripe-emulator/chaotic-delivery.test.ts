@@ -1,0 +1,133 @@
+import type Stripe from 'stripe';
+import { describe, expect, it } from 'vitest';
+import type { ChaoticDeliveryOptions, DeliveryAttempt, StripeEmulator } from '../../src/stripe-emulator';
+import { startEmulator, startWebhookReceiver } from './helpers';
+
+const SECRET = 'whsec_chaos';
+
+/** Creates `n` customers (one customer.created event each) and waits for every delivery, copy and retry. */
+async function createCustomers(emulator: StripeEmulator, stripe: Stripe, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await stripe.customers.create({ email: `donor${i}@example.org` });
+  await emulator.idle();
+}
+
+/** The plan as it played out, by event number rather than id: the same seed must give the same plan. */
+function planOf(emulator: StripeEmulator): string[] {
+  const index = new Map(emulator.events.map((e, i) => [e.id, i]));
+  return emulator.deliveryLog
+    .map((d) => `${index.get(d.eventId)}/${d.copy}/${d.attempt}/${d.outcome}/${d.error?.startsWith('simulated') ? 'sim' : ''}`)
+    .sort();
+}
+
+async function chaoticRun(delivery: ChaoticDeliveryOptions, n = 30, status: (n: number) => number = () => 200) {
+  const receiver = await startWebhookReceiver(status);
+  const { emulator, stripe } = await startEmulator({ webhook: { url: receiver.url, secret: SECRET }, delivery });
+  try {
+    await createCustomers(emulator, stripe, n);
+    const received = receiver.received.map((r) => stripe.webhooks.constructEvent(r.body, r.signature, SECRET));
+    return { received, events: [...emulator.events], log: [...emulator.deliveryLog], plan: planOf(emulator), emulator, stripe };
+  } finally {
+    await emulator.close();
+    await receiver.close();
+  }
+}
+
+function countBy<T>(items: T[], key: (t: T) => string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
+  return counts;
+}
+
+describe('chaotic webhook delivery', () => {
+  it('delivers every event, signed, some more than once, not in creation order', async () => {
+    const { received, events, log } = await chaoticRun({ mode: 'chaotic', seed: 7, duplicateRate: 0.5, failureRate: 0 });
+    const copies = countBy(received, (e) => e.id);
+    expect(new Set(copies.keys())).toEqual(new Set(events.map((e) => e.id)));
+    expect([...copies.values()].some((c) => c > 1)).toBe(true);
+    const firstArrival = [...new Set(received.map((e) => e.id))];
+    expect(firstArrival).not.toEqual(events.map((e) => e.id));
+    expect(log.every((d) => d.outcome === 'delivered')).toBe(true);
+    expect(events.every((e) => e.pending_webhooks === 0)).toBe(true);
+  });
+
+  it('delivers concurrently, up to the concurrency asked for', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const http = await import('node:http');
+    const server = http.createServer((req, res) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      req.resume();
+      // Answer on the next turn, so overlapping deliveries have the chance to overlap.
+      req.on('end', () => setImmediate(() => {
+        inFlight--;
+        res.end('ok');
+      }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as import('node:net').AddressInfo;
+    const { emulator, stripe } = await startEmulator({
+      webhook: { url: `http://127.0.0.1:${port}/hook`, secret: SECRET },
+      delivery: { mode: 'chaotic', seed: 3, concurrency: 4, reorderWindowMs: 0, duplicateRate: 0, failureRate: 0 },
+    });
+    try {
+      await Promise.all(Array.from({ length: 20 }, (_, i) => stripe.customers.create({ email: `c${i}@example.org` })));
+      await emulator.idle();
+      expect(most).toBeGreaterThan(1);
+      expect(most).toBeLessThanOrEqual(4);
+    } finally {
+      await emulator.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('retries failed attempts on Stripe schedule: lost answers make the endpoint see the event again', async () => {
+    const { received, events, log } = await chaoticRun({ mode: 'chaotic', seed: 11, duplicateRate: 0, failureRate: 0.5 });
+    expect(new Set(received.map((e) => e.id))).toEqual(new Set(events.map((e) => e.id)));
+    const simulated = log.filter((d) => d.error?.startsWith('simulated'));
+    expect(simulated.some((d) => d.error!.includes('connection failed'))).toBe(true);
+    expect(simulated.some((d) => d.error!.includes('answer was lost'))).toBe(true);
+    expect(log.some((d) => d.outcome === 'retrying')).toBe(true);
+    // Every event ends delivered: a lost answer is retried though the endpoint had it.
+    const delivered = new Set(log.filter((d) => d.outcome === 'delivered').map((d) => d.eventId));
+    expect(delivered).toEqual(new Set(events.map((e) => e.id)));
+  });
+
+  it('gives up after 9 attempts (Stripe: 3 days of exponential backoff), and idle() still resolves', async () => {
+    const { events, log, received } = await chaoticRun({ mode: 'chaotic', seed: 5, duplicateRate: 0, failureRate: 0, retryScheduleMs: 50 }, 2, () => 503);
+    expect(received).toHaveLength(18);
+    for (const event of events) {
+      const attempts: DeliveryAttempt[] = log.filter((d) => d.eventId === event.id);
+      expect(attempts.map((d) => d.attempt)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(attempts.at(-1)!.outcome).toBe('gave_up');
+      expect(event.pending_webhooks).toBe(1);
+    }
+  });
+
+  it('plays the same plan for the same seed, and another for another seed', async () => {
+    const options = { mode: 'chaotic', duplicateRate: 0.4, failureRate: 0.3 } as const;
+    const a = await chaoticRun({ ...options, seed: 42 }, 15);
+    const b = await chaoticRun({ ...options, seed: 42 }, 15);
+    const c = await chaoticRun({ ...options, seed: 43 }, 15);
+    expect(a.plan).toEqual(b.plan);
+    expect(c.plan).not.toEqual(a.plan);
+  });
+
+  it('can be switched on for a running emulator, and back to ordered', async () => {
+    const receiver = await startWebhookReceiver();
+    const { emulator, stripe } = await startEmulator({ webhook: { url: receiver.url, secret: SECRET } });
+    try {
+      emulator.setDelivery({ mode: 'chaotic', seed: 9, duplicateRate: 1, failureRate: 0 });
+      await createCustomers(emulator, stripe, 3);
+      expect(receiver.received.length).toBeGreaterThanOrEqual(6);
+      emulator.setDelivery({ mode: 'ordered' });
+      const before = receiver.received.length;
+      await createCustomers(emulator, stripe, 3);
+      const after = receiver.received.slice(before).map((r) => (JSON.parse(r.body) as Stripe.Event).id);
+      expect(after).toEqual(emulator.events.slice(3).map((e) => e.id));
+    } finally {
+      await emulator.close();
+      await receiver.close();
+    }
+  });
+});
