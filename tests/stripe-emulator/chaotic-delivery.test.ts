@@ -1,7 +1,9 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import type { ChaoticDeliveryOptions, DeliveryAttempt, StripeEmulator } from '../../src/stripe-emulator';
-import { startEmulator, startWebhookReceiver } from './helpers';
+import { oneOffGift, startEmulator, startWebhookReceiver } from './helpers';
 
 const SECRET = 'whsec_chaos';
 
@@ -40,41 +42,64 @@ function countBy<T>(items: T[], key: (t: T) => string): Map<string, number> {
 
 describe('chaotic webhook delivery', () => {
   it('delivers every event, signed, some more than once, not in creation order', async () => {
-    const { received, events, log } = await chaoticRun({ mode: 'chaotic', seed: 7, duplicateRate: 0.5, failureRate: 0 });
-    const copies = countBy(received, (e) => e.id);
-    expect(new Set(copies.keys())).toEqual(new Set(events.map((e) => e.id)));
-    expect([...copies.values()].some((c) => c > 1)).toBe(true);
-    const firstArrival = [...new Set(received.map((e) => e.id))];
-    expect(firstArrival).not.toEqual(events.map((e) => e.id));
-    expect(log.every((d) => d.outcome === 'delivered')).toBe(true);
-    expect(events.every((e) => e.pending_webhooks === 0)).toBe(true);
+    const receiver = await startWebhookReceiver();
+    const { emulator, stripe } = await startEmulator({ webhook: { url: receiver.url, secret: SECRET }, delivery: { mode: 'chaotic', seed: 7, duplicateRate: 0.5, failureRate: 0 } });
+    try {
+      // Each payment emits its four events at one instant: their seeded delays alone decide the order they leave in.
+      for (let i = 0; i < 5; i++) await emulator.pay((await stripe.checkout.sessions.create(oneOffGift())).id, { number: '4242424242424242' });
+      await emulator.idle();
+      const received = receiver.received.map((r) => stripe.webhooks.constructEvent(r.body, r.signature, SECRET));
+      const copies = countBy(received, (e) => e.id);
+      expect(new Set(copies.keys())).toEqual(new Set(emulator.events.map((e) => e.id)));
+      expect([...copies.values()].some((c) => c > 1)).toBe(true);
+      const firstArrival = [...new Set(received.map((e) => e.id))];
+      expect(firstArrival).not.toEqual(emulator.events.map((e) => e.id));
+      expect(emulator.deliveryLog.every((d) => d.outcome === 'delivered')).toBe(true);
+      expect(emulator.events.every((e) => e.pending_webhooks === 0)).toBe(true);
+    } finally {
+      await emulator.close();
+      await receiver.close();
+    }
   });
 
-  it('delivers concurrently, up to the concurrency asked for', async () => {
+  it('delivers concurrently, never more than `concurrency` at once', async () => {
+    // The endpoint holds its answers until two deliveries are in flight, then answers everything.
     let inFlight = 0;
     let most = 0;
-    const http = await import('node:http');
+    let holding = true;
+    const held: (() => void)[] = [];
+    let twoInFlight!: () => void;
+    const reachedTwo = new Promise<void>((resolve) => (twoInFlight = resolve));
     const server = http.createServer((req, res) => {
-      inFlight++;
-      most = Math.max(most, inFlight);
       req.resume();
-      // Answer on the next turn, so overlapping deliveries have the chance to overlap.
-      req.on('end', () => setImmediate(() => {
-        inFlight--;
-        res.end('ok');
-      }));
+      req.on('end', () => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        const answer = () => {
+          inFlight--;
+          res.end('ok');
+        };
+        if (!holding) return answer();
+        held.push(answer);
+        if (inFlight === 2) twoInFlight();
+      });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as import('node:net').AddressInfo;
+    const { port } = server.address() as AddressInfo;
     const { emulator, stripe } = await startEmulator({
       webhook: { url: `http://127.0.0.1:${port}/hook`, secret: SECRET },
-      delivery: { mode: 'chaotic', seed: 3, concurrency: 4, reorderWindowMs: 0, duplicateRate: 0, failureRate: 0 },
+      delivery: { mode: 'chaotic', seed: 3, concurrency: 2, reorderWindowMs: 0, duplicateRate: 0, failureRate: 0 },
     });
     try {
-      await Promise.all(Array.from({ length: 20 }, (_, i) => stripe.customers.create({ email: `c${i}@example.org` })));
+      const session = await stripe.checkout.sessions.create(oneOffGift());
+      const paying = emulator.pay(session.id, { number: '4242424242424242' }); // four events at once
+      await reachedTwo;
+      holding = false;
+      for (const answer of held.splice(0)) answer();
+      await paying;
       await emulator.idle();
-      expect(most).toBeGreaterThan(1);
-      expect(most).toBeLessThanOrEqual(4);
+      expect(emulator.deliveryLog.filter((d) => d.outcome === 'delivered')).toHaveLength(4);
+      expect(most).toBe(2);
     } finally {
       await emulator.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,17 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
 import type { StripeEmulator } from '../../src/stripe-emulator';
-import { monthlyGift, oneOffGift, startEmulator, typesSince } from './helpers';
+import { monthlyGift, oneOffGift, typesSince, withEmulator } from './helpers';
 
 let emulator: StripeEmulator;
 let stripe: Stripe;
 
-beforeAll(async () => {
-  ({ emulator, stripe } = await startEmulator());
-});
-afterAll(async () => {
-  await emulator.close();
-});
+withEmulator((started) => ({ emulator, stripe } = started));
 
 async function paidCharge(amount = 2500): Promise<Stripe.Charge> {
   const gift = oneOffGift();

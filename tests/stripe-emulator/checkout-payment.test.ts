@@ -1,17 +1,12 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import Stripe from 'stripe';
 import type { StripeEmulator } from '../../src/stripe-emulator';
-import { oneOffGift, startEmulator, stripeFor, typesSince } from './helpers';
+import { oneOffGift, stripeFor, typesSince, withEmulator } from './helpers';
 
 let emulator: StripeEmulator;
 let stripe: Stripe;
 
-beforeAll(async () => {
-  ({ emulator, stripe } = await startEmulator());
-});
-afterAll(async () => {
-  await emulator.close();
-});
+withEmulator((started) => ({ emulator, stripe } = started));
 
 describe('one-off Checkout Session', () => {
   it('is created open and unpaid, shaped like Stripe', async () => {

@@ -1,17 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
 import type { StripeEmulator } from '../../src/stripe-emulator';
-import { oneOffGift, startEmulator } from './helpers';
+import { oneOffGift, withEmulator } from './helpers';
 
 let emulator: StripeEmulator;
 let stripe: Stripe;
 
-beforeAll(async () => {
-  ({ emulator, stripe } = await startEmulator());
-});
-afterAll(async () => {
-  await emulator.close();
-});
+withEmulator((started) => ({ emulator, stripe } = started));
 
 /** A raw GET, to send what the typed SDK would not. */
 async function get(path: string): Promise<{ status: number; body: { error?: Record<string, unknown> } & Record<string, unknown> }> {

@@ -1,17 +1,12 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import type Stripe from 'stripe';
 import type { StripeEmulator } from '../../src/stripe-emulator';
-import { oneOffGift, startEmulator, typesSince } from './helpers';
+import { oneOffGift, typesSince, withEmulator } from './helpers';
 
 let emulator: StripeEmulator;
 let stripe: Stripe;
 
-beforeAll(async () => {
-  ({ emulator, stripe } = await startEmulator());
-});
-afterAll(async () => {
-  await emulator.close();
-});
+withEmulator((started) => ({ emulator, stripe } = started));
 
 /** A paid 25.00 USD gift; returns its PaymentIntent and charge ids. */
 async function paidGift(): Promise<{ pi: string; charge: string }> {
