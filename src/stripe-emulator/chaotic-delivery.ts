@@ -100,6 +100,7 @@ export class ChaoticScheduler {
       // Stripe adds jitter to its backoff; so do we (±25%).
       const jitter = 0.75 + random() * 0.5;
       await this.acquire();
+      if (this.host.isClosed()) return this.release();
       let result: AttemptResult;
       try {
         result = await this.host.attempt(event, { copy, attempt, attempts, simulate });
