@@ -25,6 +25,11 @@ export interface ChaoticDeliveryOptions {
   failureRate?: number;
   /** Stripe's whole retry schedule (about 3 days) compressed into this many ms. Default 300. */
   retryScheduleMs?: number;
+  /**
+   * Share of events never delivered at all (an endpoint that was down for the whole retry window, or disabled):
+   * they stay `delivery_success: false` for reconciliation to find. Default 0.
+   */
+  dropRate?: number;
 }
 
 /**
@@ -79,14 +84,18 @@ export class ChaoticScheduler {
       reorderWindowMs: Math.max(0, options.reorderWindowMs ?? 25),
       failureRate: Math.min(0.9, Math.max(0, options.failureRate ?? 0.2)),
       retryScheduleMs: Math.max(1, options.retryScheduleMs ?? 300),
+      dropRate: Math.min(1, Math.max(0, options.dropRate ?? 0)),
     };
     this.scale = this.opts.retryScheduleMs / (STRIPE_RETRY_DELAYS_S.reduce((a, b) => a + b, 0) * 1000);
   }
 
-  /** How many copies of event number `sequence` go out; each copy then runs on its own. */
+  /** How many copies of event number `sequence` go out (0: dropped); each copy then runs on its own. */
   copiesOf(sequence: number): number {
     const random = seededRandom(mix(this.opts.seed, sequence, 0));
-    return random() < this.opts.duplicateRate ? 1 + 1 + Math.floor(random() * this.opts.maxExtraCopies) : 1;
+    const duplicated = random() < this.opts.duplicateRate;
+    const extra = 1 + Math.floor(random() * this.opts.maxExtraCopies);
+    if (random() < this.opts.dropRate) return 0;
+    return duplicated ? 1 + extra : 1;
   }
 
   /** Runs one copy to its end: delivered, or given up after Stripe's last retry. */

@@ -150,6 +150,7 @@ export class WebhookDelivery {
   private enqueueChaotic(chaos: ChaoticScheduler, event: Stripe.Event, sequence: number): void {
     event.pending_webhooks = 1;
     const copies = chaos.copiesOf(sequence);
+    if (copies === 0) this.record(event, 1, 1, null, 'simulated: dropped, never delivered');
     for (let copy = 1; copy <= copies; copy++) {
       const run: Promise<void> = chaos.run(event, sequence, copy).finally(() => this.pending.delete(run));
       this.pending.add(run);

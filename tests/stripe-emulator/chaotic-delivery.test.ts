@@ -21,13 +21,20 @@ function planOf(emulator: StripeEmulator): string[] {
     .sort();
 }
 
-async function chaoticRun(delivery: ChaoticDeliveryOptions, n = 30, status: (n: number) => number = () => 200) {
+/** Creates `n` customers under `delivery`; `inspect` runs before the emulator closes. */
+async function chaoticRun(
+  delivery: ChaoticDeliveryOptions,
+  n = 30,
+  status: (n: number) => number = () => 200,
+  inspect: (stripe: Stripe) => Promise<void> = async () => {},
+) {
   const receiver = await startWebhookReceiver(status);
   const { emulator, stripe } = await startEmulator({ webhook: { url: receiver.url, secret: SECRET }, delivery });
   try {
     await createCustomers(emulator, stripe, n);
     const received = receiver.received.map((r) => stripe.webhooks.constructEvent(r.body, r.signature, SECRET));
-    return { received, events: [...emulator.events], log: [...emulator.deliveryLog], plan: planOf(emulator), emulator, stripe };
+    await inspect(stripe);
+    return { received, events: [...emulator.events], log: [...emulator.deliveryLog], plan: planOf(emulator) };
   } finally {
     await emulator.close();
     await receiver.close();
@@ -154,5 +161,18 @@ describe('chaotic webhook delivery', () => {
       await emulator.close();
       await receiver.close();
     }
+  });
+
+  it('drops a share of events for good when asked (dropRate), leaving them for reconciliation to find', async () => {
+    let undelivered: string[] = [];
+    const { received, events, log } = await chaoticRun({ mode: 'chaotic', seed: 13, dropRate: 1 / 3, duplicateRate: 0, failureRate: 0 }, 30, () => 200, async (stripe) => {
+      undelivered = (await stripe.events.list({ delivery_success: false, limit: 100 })).data.map((e) => e.id);
+    });
+    const dropped = log.filter((d) => d.error?.includes('dropped'));
+    expect(dropped.length).toBeGreaterThan(0);
+    expect(dropped.every((d) => d.outcome === 'gave_up')).toBe(true);
+    const droppedIds = new Set(dropped.map((d) => d.eventId));
+    expect(new Set(received.map((e) => e.id))).toEqual(new Set(events.filter((e) => !droppedIds.has(e.id)).map((e) => e.id)));
+    expect(undelivered.sort()).toEqual([...droppedIds].sort());
   });
 });
