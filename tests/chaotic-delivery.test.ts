@@ -24,9 +24,13 @@ interface Gift {
   sessionId: string;
 }
 
-/** Donates through Kettle's form and pays on the emulator; does not wait for webhooks. */
-async function give(campaign: Campaign, email: string, amount: number, frequency: 'once' | 'monthly'): Promise<Gift> {
+/** Donates through Kettle's form and pays on the emulator (after a declined card, when asked); does not wait for webhooks. */
+async function give(campaign: Campaign, email: string, amount: number, frequency: 'once' | 'monthly', opts: { declinedFirst?: boolean } = {}): Promise<Gift> {
   const { sessionId } = await startDonation(kettle, campaign, { amount: String(amount / 100), email, frequency });
+  if (opts.declinedFirst) {
+    const declined = await kettle.emulator.pay(sessionId, { number: CARDS.declined, email });
+    if (declined.ok) throw new Error('the declined card paid');
+  }
   const paid = await kettle.emulator.pay(sessionId, { number: CARDS.visa, email });
   if (!paid.ok) throw new Error(`payment declined: ${paid.message}`);
   return { email, amount, sessionId };
@@ -42,21 +46,26 @@ function deliveryStory(from = 0): string {
 }
 
 describe('totals under chaotic webhook delivery', () => {
-  it('are exact after one-off and monthly gifts, renewals, refunds and a lost dispute', async () => {
+  it('are exact after one-off and monthly gifts, declines, renewals (one failing), refunds and a lost dispute', async () => {
     kettle.emulator.setDelivery({ mode: 'chaotic', seed: 2026, concurrency: 8, duplicateRate: 0.5, maxExtraCopies: 2, failureRate: 0.25 });
     const campaign = await makeCampaign(kettle);
 
     const onceAmounts = [2500, 1000, 5000, 3000, 10_000, 1500, 2000, 7500, 1200, 4000];
     const monthlyAmounts = [1000, 2500, 500, 1500];
     const [once, monthly] = await Promise.all([
-      Promise.all(onceAmounts.map((amount, i) => give(campaign, `once-${i}@example.org`, amount, 'once'))),
+      // Every third donor's first card is declined: a failed charge, charge.failed, and nothing to count.
+      Promise.all(onceAmounts.map((amount, i) => give(campaign, `once-${i}@example.org`, amount, 'once', { declinedFirst: i % 3 === 2 }))),
       Promise.all(monthlyAmounts.map((amount, i) => give(campaign, `monthly-${i}@example.org`, amount, 'monthly'))),
     ]);
 
     const sessionOf = (gift: Gift) => kettle.stripe.checkout.sessions.retrieve(gift.sessionId);
     const renewals = 2;
     for (let r = 0; r < renewals; r++) {
-      for (const gift of monthly) await kettle.emulator.advanceSubscription((await sessionOf(gift)).subscription as string);
+      for (const [i, gift] of monthly.entries()) {
+        // The last monthly donor's last renewal fails (charge.failed, invoice.payment_failed): nothing to count.
+        const failing = r === renewals - 1 && i === monthly.length - 1;
+        await kettle.emulator.advanceSubscription((await sessionOf(gift)).subscription as string, failing ? { card: CARDS.failsOnNextCharge } : {});
+      }
     }
 
     const paymentIntentOf = async (gift: Gift) => (await sessionOf(gift)).payment_intent as string;
@@ -69,9 +78,11 @@ describe('totals under chaotic webhook delivery', () => {
     await kettle.settled();
 
     // What the test paid and got back: once[1] fully refunded, once[2] lost (3000 left after the refund, charged back).
-    const paid = onceAmounts.reduce((a, b) => a + b, 0) + monthlyAmounts.reduce((a, b) => a + b, 0) * (1 + renewals);
+    const renewalsPaid = monthlyAmounts.length * renewals - 1;
+    const paid = onceAmounts.reduce((a, b) => a + b, 0) + monthlyAmounts.reduce((a, b) => a + b, 0) * (1 + renewals) - monthlyAmounts.at(-1)!;
     const raised = paid - 1000 - 1000 - 2000 - 3000;
-    const expected = { raised, gifts: onceAmounts.length - 2 + monthlyAmounts.length * (1 + renewals), donors: onceAmounts.length - 2 + monthlyAmounts.length };
+    const monthlyGifts = monthlyAmounts.length + renewalsPaid;
+    const expected = { raised, gifts: onceAmounts.length - 2 + monthlyGifts, donors: onceAmounts.length - 2 + monthlyAmounts.length };
 
     const log = kettle.emulator.deliveryLog;
     // The chaos did happen: repeats, retries after failures, and events overtaking earlier ones.
@@ -81,6 +92,7 @@ describe('totals under chaotic webhook delivery', () => {
     const arrival = log.filter((d) => d.status !== null).map((d) => order.get(d.eventId)!);
     expect(arrival.some((n, i) => i > 0 && n < arrival[i - 1]!)).toBe(true);
     expect(log.filter((d) => d.outcome === 'gave_up')).toEqual([]);
+    expect(kettle.emulator.events.filter((e) => e.type === 'charge.failed')).toHaveLength(4);
 
     const totals = await totalsOf(kettle, campaign.id);
     expect(totals, deliveryStory()).toEqual({ kept: expected, recomputed: expected });
@@ -91,7 +103,7 @@ describe('totals under chaotic webhook delivery', () => {
     // Each Stripe object that moved money is one ledger row, however often its events came.
     expect(kinds, deliveryStory()).toEqual([
       { kind: 'dispute_lost', n: 1 },
-      { kind: 'gift', n: onceAmounts.length + monthlyAmounts.length * (1 + renewals) },
+      { kind: 'gift', n: onceAmounts.length + monthlyGifts },
       { kind: 'refund', n: 3 },
     ]);
   });
