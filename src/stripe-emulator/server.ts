@@ -94,9 +94,9 @@ const GET_PARAMS: [string, string[], string[]?][] = [
   ['/charges', [...PAGE, 'created', 'customer', 'payment_intent'], ['transfer_group']],
   ['/refunds', [...PAGE, 'charge', 'created', 'payment_intent']],
   ['/disputes', [...PAGE, 'charge', 'created', 'payment_intent']],
-  ['/subscriptions', [...PAGE, 'customer', 'status'], ['automatic_tax', 'collection_method', 'created', 'current_period_end', 'current_period_start', 'customer_account', 'plan', 'price', 'test_clock']],
+  ['/subscriptions', [...PAGE, 'created', 'customer', 'price', 'status'], ['automatic_tax', 'collection_method', 'current_period_end', 'current_period_start', 'customer_account', 'plan', 'test_clock']],
   ['/invoices', [...PAGE, 'created', 'customer', 'status', 'subscription'], ['collection_method', 'customer_account', 'due_date']],
-  ['/invoice_payments', [...PAGE, 'invoice', 'payment', 'status'], ['created']],
+  ['/invoice_payments', [...PAGE, 'created', 'invoice', 'payment', 'status']],
   ['/balance_transactions', [...PAGE, 'created', 'currency', 'source', 'type'], ['payout']],
   ['/events', [...PAGE, 'created', 'delivery_success', 'type', 'types']],
   // Any other GET is a retrieve by id: only `expand`.
@@ -222,9 +222,13 @@ function apiRouter(ctx: EmulatorContext): Router {
   r.get('/subscriptions', (req, res) => {
     const p = paramsOf(req);
     const byCustomer = filterBy(p, 'customer');
+    const price = optString(p, 'price');
+    const byPrice = (s: Stripe.Subscription) => price === undefined || s.items.data.some((item) => item.price.id === price);
     const status = optString(p, 'status');
     const byStatus = (s: Stripe.Subscription) => (status === 'all' ? true : status ? s.status === status : s.status !== 'canceled');
-    list(req, res, newestFirst(store.subscriptions).filter((s) => byCustomer(s.customer) && byStatus(s)), '/v1/subscriptions', 'subscription');
+    const created = createdFilter(p);
+    const subscriptions = newestFirst(store.subscriptions).filter((s) => byCustomer(s.customer) && byPrice(s) && byStatus(s) && created(s.created));
+    list(req, res, subscriptions, '/v1/subscriptions', 'subscription');
   });
   r.get('/subscriptions/:id', (req, res) => send(req, res, getOr404(store.subscriptions, req.params.id, 'subscription')));
   r.post('/subscriptions/:id', (req, res) => send(req, res, updateSubscription(store, req.params.id, paramsOf(req))));
@@ -245,10 +249,11 @@ function apiRouter(ctx: EmulatorContext): Router {
     const [byInvoice, byStatus] = [filterBy(p, 'invoice'), filterBy(p, 'status')];
     const payment = isRecord(p.payment) ? p.payment : {};
     const byPi = filterBy(payment, 'payment_intent');
+    const created = createdFilter(p);
     list(
       req,
       res,
-      newestFirst(store.invoicePayments).filter((x) => byInvoice(x.invoice) && byStatus(x.status) && byPi(x.payment.payment_intent)),
+      newestFirst(store.invoicePayments).filter((x) => byInvoice(x.invoice) && byStatus(x.status) && byPi(x.payment.payment_intent) && created(x.created)),
       '/v1/invoice_payments',
       'invoice_payment',
     );

@@ -42,13 +42,14 @@ describe('unknown parameters', () => {
     await expect(stripe.customers.retrieve(customer.id, { expand: ['default_source'] })).resolves.toMatchObject({ id: customer.id });
     await expect(stripe.customers.list({ email: 'known@example.org', limit: 2, created: { gte: 0 } })).resolves.toMatchObject({ object: 'list' });
     await expect(stripe.events.list({ types: ['customer.*'], delivery_success: false, limit: 1 })).resolves.toMatchObject({ object: 'list' });
-    await expect(stripe.invoicePayments.list({ invoice: 'in_x', payment: { type: 'payment_intent', payment_intent: 'pi_x' } })).resolves.toMatchObject({ data: [] });
+    await expect(stripe.invoicePayments.list({ invoice: 'in_x', payment: { type: 'payment_intent', payment_intent: 'pi_x' }, created: { gte: 0 } })).resolves.toMatchObject({ data: [] });
+    await expect(stripe.subscriptions.list({ created: { gte: 0 }, price: 'price_none', status: 'all' })).resolves.toMatchObject({ data: [] });
   });
 
   it('refuses, by name, filters Stripe has but the emulator does not apply, rather than ignoring them', async () => {
-    const error = (await get('/v1/subscriptions?price=price_x')).body.error;
-    expect(error).toMatchObject({ type: 'invalid_request_error', param: 'price' });
-    expect(error!.message).toMatch(/does not support the `price` parameter/);
+    const error = (await get('/v1/subscriptions?test_clock=clock_x')).body.error;
+    expect(error).toMatchObject({ type: 'invalid_request_error', param: 'test_clock' });
+    expect(error!.message).toMatch(/does not support the `test_clock` parameter/);
   });
 
   it('checks creates too', async () => {
