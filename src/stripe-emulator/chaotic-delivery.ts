@@ -33,8 +33,8 @@ export interface ChaoticDeliveryOptions {
 }
 
 /**
- * Stripe retries for up to 3 days with exponential backoff: here 1 min × 3^k (1 min, 3 min, 9 min … 36 h),
- * 8 retries, 9 attempts in all, about 55 hours in total.
+ * Stripe's live mode retries for up to 3 days with exponential backoff (the intervals are not published):
+ * modelled as 1 min × 3^k (1 min, 3 min, 9 min … 36 h), 8 retries, 9 attempts in all, about 55 hours.
  */
 export const STRIPE_RETRY_DELAYS_S = [60, 180, 540, 1_620, 4_860, 14_580, 43_740, 131_220];
 
