@@ -3,7 +3,7 @@
  * Stripe's fee and the net. The card fee is Stripe's US standard, 2.9% + 30 minor units, for every currency.
  */
 import type Stripe from 'stripe';
-import { buildBalanceTransaction } from './objects';
+import { buildBalanceTransaction } from './builders';
 import type { EmulatorStore } from './store';
 
 /** Stripe's dispute fee (USD 15.00), charged when a dispute opens and given back if it is won. */

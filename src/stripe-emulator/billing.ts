@@ -3,7 +3,7 @@ import type Stripe from 'stripe';
 import { luhnValid, normaliseCardNumber } from './cards';
 import { invalidRequest, noSuch } from './errors';
 import { formatAmount } from './money';
-import { buildInvoice, buildInvoiceLine, buildInvoicePayment, buildPrice, buildSubscription, buildSubscriptionItem, planFromPrice, type BillingDetails } from './objects';
+import { buildInvoice, buildInvoiceLine, buildInvoicePayment, buildPrice, buildSubscription, buildSubscriptionItem, planFromPrice, type BillingDetails } from './builders';
 import {
   currencyParam,
   isRecord,

@@ -6,7 +6,7 @@ import { productFor } from './catalog';
 import type { EmulatorContext } from './context';
 import { invalidRequest, missingParam, noSuch } from './errors';
 import { formatAmount, minimumChargeAmount } from './money';
-import { buildCheckoutLineItem, buildCheckoutSession, buildCustomer, buildPrice, type BillingDetails } from './objects';
+import { buildCheckoutLineItem, buildCheckoutSession, buildCustomer, buildPrice, type BillingDetails } from './builders';
 import {
   createMetadata,
   currencyParam,

@@ -2,7 +2,7 @@
 import type Stripe from 'stripe';
 import { disputeReinstatement, disputeWithdrawal } from './balance';
 import { invalidRequest } from './errors';
-import { buildDispute } from './objects';
+import { buildDispute } from './builders';
 import { getOr404, type EmulatorStore } from './store';
 
 /**

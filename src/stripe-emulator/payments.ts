@@ -2,7 +2,7 @@
 import type Stripe from 'stripe';
 import { chargeTransaction } from './balance';
 import { cardDetails, declineFor, type Decline } from './cards';
-import { buildCharge, buildPaymentIntent, buildPaymentMethod, declineOutcome, type BillingDetails } from './objects';
+import { buildCharge, buildPaymentIntent, buildPaymentMethod, declineOutcome, type BillingDetails } from './builders';
 import type { EmulatorStore } from './store';
 import { clone } from './util';
 

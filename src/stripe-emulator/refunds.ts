@@ -3,7 +3,7 @@ import type Stripe from 'stripe';
 import { refundFailureTransaction, refundTransaction } from './balance';
 import { invalidRequest, noSuch } from './errors';
 import { formatAmount } from './money';
-import { buildRefund } from './objects';
+import { buildRefund } from './builders';
 import { getOr404, type EmulatorStore } from './store';
 import { clone } from './util';
 
