@@ -3,7 +3,7 @@ import type Stripe from 'stripe';
 import { luhnValid, normaliseCardNumber } from './cards';
 import { invalidRequest, noSuch } from './errors';
 import { formatAmount } from './money';
-import { buildInvoice, buildInvoiceLine, buildInvoicePayment, buildPrice, buildSubscription, buildSubscriptionItem, planFromPrice, type BillingDetails } from './objects';
+import { buildInvoice, buildInvoiceLine, buildInvoicePayment, buildPrice, buildSubscription, buildSubscriptionItem, planFromPrice, type BillingDetails } from './builders';
 import {
   currencyParam,
   isRecord,
@@ -107,7 +107,7 @@ function billSubscription(
   store.emit('invoice.finalized', invoice);
 
   const pm = getOr404(store.paymentMethods, sub.default_payment_method as string, 'payment_method');
-  const result = confirmPaymentIntent(store, pi, pm, { billing: p.billing, emitFailure: true });
+  const result = confirmPaymentIntent(store, pi, pm, { billing: p.billing });
   invoice.attempted = true;
   invoice.attempt_count += 1;
   if (!result.ok) {

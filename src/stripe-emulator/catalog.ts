@@ -2,7 +2,7 @@
 import type Stripe from 'stripe';
 import { previousAttributes, recurringParam } from './billing';
 import { invalidRequest, noSuch } from './errors';
-import { buildCustomer, buildPrice, buildProduct } from './objects';
+import { buildCustomer, buildPrice, buildProduct } from './builders';
 import { createMetadata, currencyParam, mergeMetadata, metadataParam, optBool, optInt, optObject, optString, rejectUnknown, reqString, type Params } from './params';
 import { getOr404, type EmulatorStore } from './store';
 import { clone } from './util';

@@ -6,7 +6,7 @@ import { productFor } from './catalog';
 import type { EmulatorContext } from './context';
 import { invalidRequest, missingParam, noSuch } from './errors';
 import { formatAmount, minimumChargeAmount } from './money';
-import { buildCheckoutLineItem, buildCheckoutSession, buildCustomer, buildPrice, type BillingDetails } from './objects';
+import { buildCheckoutLineItem, buildCheckoutSession, buildCustomer, buildPrice, type BillingDetails } from './builders';
 import {
   createMetadata,
   currencyParam,
@@ -58,8 +58,11 @@ export function createCheckoutSession(ctx: EmulatorContext, params: Params): Str
   if (params.mode === undefined || params.mode === '') throw missingParam('mode');
   if (params.mode === 'setup') throw invalidRequest('The Kettle Stripe emulator supports only mode=payment and mode=subscription.', 'mode');
   const mode = optEnum(params, 'mode', ['payment', 'setup', 'subscription'] as const)! as 'payment' | 'subscription';
-  const uiMode = optString(params, 'ui_mode');
-  if (uiMode !== undefined && uiMode !== 'hosted') throw invalidRequest('The Kettle Stripe emulator supports only ui_mode=hosted.', 'ui_mode');
+  // `hosted_page` is endive's name and default; `hosted` is the name before it, still accepted here.
+  const uiMode = optString(params, 'ui_mode') ?? 'hosted_page';
+  if (uiMode !== 'hosted_page' && uiMode !== 'hosted') {
+    throw invalidRequest('The Kettle Stripe emulator supports only the hosted page: ui_mode=hosted_page (the default).', 'ui_mode');
+  }
 
   const successUrlRaw = optString(params, 'success_url');
   if (!successUrlRaw) throw missingParam('success_url');
@@ -126,6 +129,7 @@ export function createCheckoutSession(ctx: EmulatorContext, params: Params): Str
     cancelUrl,
     expiresAt,
     locale: optString(params, 'locale') ?? null,
+    uiMode,
   });
   store.checkoutSessions.set(session.id, session);
   store.sessionExtras.set(session.id, {
@@ -273,12 +277,12 @@ function payNow(store: EmulatorStore, sessionId: string, card: { number: string;
   const paymentMethod = saveCard(store, number, billing, null);
   const decline = declineFor(number);
   if (decline) {
-    confirmPaymentIntent(store, pi, paymentMethod, { billing, emitFailure: true });
+    confirmPaymentIntent(store, pi, paymentMethod, { billing });
     return { ok: false, declineCode: decline.declineCode, message: decline.message };
   }
   const customer = existingCustomer ?? (session.customer_creation === 'always' ? createCheckoutCustomer(store, billing) : null);
   pi.customer = customer?.id ?? null;
-  confirmPaymentIntent(store, pi, paymentMethod, { billing, emitFailure: true });
+  confirmPaymentIntent(store, pi, paymentMethod, { billing });
   completeSession(store, session, { customer: customer?.id ?? null, billing });
   return { ok: true, redirectUrl: successRedirect(session) };
 }

@@ -40,7 +40,13 @@ export function missingParam(param: string): StripeApiError {
 }
 
 export function unknownParam(param: string): StripeApiError {
-  return invalidRequest(`Received unknown parameter: ${param}`, param, 'parameter_unknown');
+  return new StripeApiError(400, {
+    type: 'invalid_request_error',
+    code: 'parameter_unknown',
+    doc_url: 'https://stripe.com/docs/error-codes/parameter-unknown',
+    message: `Received unknown parameter: ${param}`,
+    param,
+  });
 }
 
 /** 404 for the object named in the URL; 400 when a parameter names a missing object, as on Stripe. */

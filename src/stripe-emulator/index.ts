@@ -10,13 +10,16 @@ import { advanceSubscription as advance } from './billing';
 import { pay as payCheckout, type PayResult } from './checkout';
 import type { EmulatorContext } from './context';
 import { silentLogger, type EmulatorLogger } from './logger';
-import { disputeCharge as dispute } from './payments';
+import { disputeCharge as dispute } from './disputes';
+import { failRefund as failRefundNow, type RefundFailureReason } from './refunds';
 import { createEmulatorApp } from './server';
 import { EmulatorStore } from './store';
-import { WebhookDelivery, type DeliveryAttempt, type WebhookTarget } from './webhooks';
+import { WebhookDelivery, type DeliveryAttempt, type DeliveryOptions, type WebhookTarget } from './webhooks';
 
 export type { PayResult } from './checkout';
-export type { DeliveryAttempt } from './webhooks';
+export type { ChaoticDeliveryOptions } from './chaotic-delivery';
+export type { RefundFailureReason } from './refunds';
+export type { DeliveryAttempt, DeliveryOptions, OrderedDeliveryOptions } from './webhooks';
 export type { EmulatorLogger } from './logger';
 export { signatureHeader } from './webhooks';
 
@@ -27,7 +30,13 @@ export interface StripeEmulatorOptions {
   webhook?: { url: string; secret: string }; // where to deliver signed events (can also be set later)
   autoDeliver?: boolean; // default true: each new event is queued for delivery to the webhook
   logger?: EmulatorLogger; // pino-compatible; silent by default
-  webhookRetryDelaysMs?: number[]; // waits between delivery attempts; default [200, 1000] (3 attempts)
+  /** Ordered mode's waits between delivery attempts; default [200, 1000] (3 attempts). Same as delivery.retryDelaysMs. */
+  webhookRetryDelaysMs?: number[];
+  /**
+   * How webhooks go out. Default `{ mode: 'ordered' }`: one at a time, in creation order. `{ mode: 'chaotic', seed }`:
+   * concurrent, reordered, duplicated, with failures retried on Stripe's schedule compressed (chaotic-delivery.ts).
+   */
+  delivery?: DeliveryOptions;
   accountName?: string; // business name on the hosted pages; default 'Kettle'
 }
 
@@ -38,11 +47,15 @@ export interface StripeEmulator {
   readonly deliveryLog: readonly DeliveryAttempt[];
   setWebhook(target: { url: string; secret: string } | null): void;
   setAutoDeliver(on: boolean): void;
+  /** Switches the delivery mode for events from now on (deliveries under way finish in their own mode). */
+  setDelivery(options: DeliveryOptions): void;
   deliver(event: Stripe.Event): Promise<{ status: number; body: string }>;
   idle(): Promise<void>;
   pay(sessionId: string, card: { number: string; email?: string; name?: string }): Promise<PayResult>;
   advanceSubscription(subscriptionId: string, opts?: { card?: string }): Promise<Stripe.Invoice>;
   disputeCharge(chargeId: string, outcome: 'lost' | 'won'): Promise<Stripe.Dispute>;
+  /** A succeeded refund that the card network sends back: status failed, the money returns to the charge. */
+  failRefund(refundId: string, reason?: RefundFailureReason): Promise<Stripe.Refund>;
   close(): Promise<void>;
 }
 
@@ -56,7 +69,7 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Pro
   const webhooks = new WebhookDelivery(store, logger, {
     target: opts.webhook ? { ...opts.webhook } : null,
     autoDeliver: opts.autoDeliver ?? true,
-    retryDelaysMs: opts.webhookRetryDelaysMs,
+    delivery: opts.delivery ?? { mode: 'ordered', retryDelaysMs: opts.webhookRetryDelaysMs },
   });
   const ctx: EmulatorContext = { store, webhooks, logger, publicUrl: '', accountName: opts.accountName ?? 'Kettle' };
   const app = createEmulatorApp(ctx);
@@ -81,11 +94,13 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Pro
     deliveryLog: webhooks.log,
     setWebhook: (target: WebhookTarget | null) => webhooks.setTarget(target ? { ...target } : null),
     setAutoDeliver: (on) => webhooks.setAutoDeliver(on),
+    setDelivery: (options) => webhooks.setDelivery(options),
     deliver: (event) => webhooks.deliver(event),
     idle: () => webhooks.idle(),
     pay: (sessionId, card) => payCheckout(ctx, sessionId, card),
     advanceSubscription: async (subscriptionId, o) => advance(store, subscriptionId, o),
     disputeCharge: async (chargeId, outcome) => dispute(store, chargeId, outcome),
+    failRefund: async (refundId, reason) => failRefundNow(store, refundId, reason),
     close: () => {
       closed ??= new Promise<void>((resolve, reject) => {
         webhooks.close();

@@ -2,7 +2,7 @@
 import type Stripe from 'stripe';
 import type { EmulatorContext } from './context';
 import { invalidRequest, noSuch } from './errors';
-import { buildPortalSession } from './objects';
+import { buildPortalSession } from './builders';
 import { optEnum, optObject, optString, rejectUnknown, reqString, validUrl, type Params } from './params';
 
 const CREATE_PARAMS = ['after_expiration', 'configuration', 'customer', 'customer_account', 'expand', 'flow_data', 'locale', 'on_behalf_of', 'return_url'];

@@ -1,16 +1,19 @@
 /** The emulator's Express app: Stripe's /v1 API, test controls under /_emulator, and the hosted pages. */
-import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type Stripe from 'stripe';
-import { advanceSubscription, cancelSubscription, updateSubscription } from './billing';
+import { cancelSubscription, updateSubscription } from './billing';
 import { createCustomer, createPrice, createProduct, updateCustomer } from './catalog';
-import { createCheckoutSession, expireCheckoutSession, expireIfDue, pay } from './checkout';
+import { createCheckoutSession, expireCheckoutSession, expireIfDue } from './checkout';
 import type { EmulatorContext } from './context';
-import { authError, invalidRequest, noSuch, StripeApiError, unrecognizedUrl } from './errors';
+import { controlsRouter } from './controls';
+import { invalidRequest, noSuch, StripeApiError, unrecognizedUrl } from './errors';
+import { apiErrorHandler, paramsOf, requireTestKey } from './http';
 import { createdFilter, expand, newestFirst, paginate } from './lists';
 import { pagesRouter } from './pages';
 import { createMetadata, expandParam, isRecord, optArray, optBool, optEnum, optInt, optString, rejectUnknown, type Params } from './params';
-import { createRefund, disputeCharge } from './payments';
 import { createPortalSession } from './portal';
+import { createRefund } from './refunds';
+import { searchFilter, searchPage } from './search';
 import { API_VERSION, getOr404, requestContext } from './store';
 import { newId } from './util';
 
@@ -25,22 +28,6 @@ export function createEmulatorApp(ctx: EmulatorContext): express.Express {
   app.use(pagesRouter(ctx));
   return app;
 }
-
-/** Stripe authenticates with `Authorization: Bearer sk_test_…` (or HTTP Basic with the key as user). */
-const requireTestKey: RequestHandler = (req, _res, next) => {
-  const header = req.get('authorization');
-  if (!header) {
-    throw authError("You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').");
-  }
-  const bearer = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-  const basic = /^Basic\s+(\S+)$/i.exec(header)?.[1];
-  const key = bearer ?? (basic ? Buffer.from(basic, 'base64').toString('utf8').split(':')[0] : undefined);
-  if (!key || !key.startsWith('sk_test_')) {
-    const shown = key ? `${key.slice(0, 8)}${'*'.repeat(Math.max(0, key.length - 12))}${key.slice(-4)}` : '';
-    throw authError(`Invalid API Key provided: ${shown}. The Kettle Stripe emulator only accepts test keys (sk_test_…).`);
-  }
-  next();
-};
 
 function withRequestContext(): RequestHandler {
   return (req, res, next) => {
@@ -91,12 +78,47 @@ function idempotency(ctx: EmulatorContext): RequestHandler {
   };
 }
 
-/** GET params arrive in the query string, POST params in the form body. */
-function paramsOf(req: Request): Params {
+const PAGE = ['ending_before', 'limit', 'starting_after'];
+
+/**
+ * The query parameters each GET takes (besides `expand`): [path, accepted, known to Stripe but not emulated].
+ * Others get Stripe's 400 `parameter_unknown`; filters Stripe has but the emulator does not apply are refused by
+ * name rather than silently ignored (a wrong answer would pass a test).
+ */
+const GET_PARAMS: [string, string[], string[]?][] = [
+  ['/customers', [...PAGE, 'created', 'email'], ['test_clock']],
+  ['/customers/search', ['limit', 'page', 'query']],
+  ['/checkout/sessions', [...PAGE, 'created', 'customer', 'payment_intent', 'status', 'subscription'], ['customer_account', 'customer_details', 'payment_link']],
+  ['/checkout/sessions/:id/line_items', PAGE],
+  ['/payment_intents/:id', ['client_secret']],
+  ['/charges', [...PAGE, 'created', 'customer', 'payment_intent'], ['transfer_group']],
+  ['/refunds', [...PAGE, 'charge', 'created', 'payment_intent']],
+  ['/disputes', [...PAGE, 'charge', 'created', 'payment_intent']],
+  ['/subscriptions', [...PAGE, 'created', 'customer', 'price', 'status'], ['automatic_tax', 'collection_method', 'current_period_end', 'current_period_start', 'customer_account', 'plan', 'test_clock']],
+  ['/invoices', [...PAGE, 'created', 'customer', 'status', 'subscription'], ['collection_method', 'customer_account', 'due_date']],
+  ['/invoice_payments', [...PAGE, 'created', 'invoice', 'payment', 'status']],
+  ['/balance_transactions', [...PAGE, 'created', 'currency', 'source', 'type'], ['payout']],
+  ['/events', [...PAGE, 'created', 'delivery_success', 'type', 'types']],
+  // Any other GET is a retrieve by id: only `expand`.
+  ['/:resource/:id', []],
+  ['/checkout/sessions/:id', []],
+];
+const getParamRules = GET_PARAMS.map(([path, accepted, notEmulated = []]) => ({
+  pattern: new RegExp(`^${path.replace(/:[a-z]+/g, '[^/]+')}/?$`),
+  accepted: ['expand', ...accepted],
+  notEmulated,
+}));
+
+const checkQueryParams: RequestHandler = (req, _res, next) => {
+  if (req.method !== 'GET') return next();
+  const rule = getParamRules.find((r) => r.pattern.test(req.path));
+  if (!rule) return next(); // an unknown URL: answered 404 further on
   const query = isRecord(req.query) ? req.query : {};
-  const body = isRecord(req.body) ? req.body : {};
-  return { ...query, ...body };
-}
+  const filter = Object.keys(query).find((key) => rule.notEmulated.includes(key));
+  if (filter) throw invalidRequest(`The Kettle Stripe emulator does not support the \`${filter}\` parameter on GET /v1${req.path}.`, filter);
+  rejectUnknown(query, rule.accepted);
+  next();
+};
 
 function apiRouter(ctx: EmulatorContext): Router {
   const { store } = ctx;
@@ -105,6 +127,7 @@ function apiRouter(ctx: EmulatorContext): Router {
   r.use(requireTestKey);
   r.use(express.urlencoded({ extended: true, limit: '1mb', parameterLimit: 5000 }));
   r.use(idempotency(ctx));
+  r.use(checkQueryParams);
 
   /** Answers with the object, applying `expand[]`. */
   const send = (req: Request, res: Response, object: object) => res.json(expand(store, object, expandParam(paramsOf(req))));
@@ -126,6 +149,13 @@ function apiRouter(ctx: EmulatorContext): Router {
     const byEmail = filterBy(p, 'email');
     const created = createdFilter(p);
     list(req, res, newestFirst(store.customers).filter((c) => byEmail(c.email) && created(c.created)), '/v1/customers', 'customer');
+  });
+  r.get('/customers/search', (req, res) => {
+    const p = paramsOf(req);
+    const query = optString(p, 'query');
+    if (query === undefined) throw invalidRequest('Missing required param: query.', 'query', 'parameter_missing');
+    const matches = searchFilter(query, ['email', 'name', 'phone']);
+    send(req, res, searchPage(newestFirst(store.customers).filter((c) => matches(c as unknown as Record<string, unknown>)), p, '/v1/customers/search'));
   });
   r.get('/customers/:id', (req, res) => send(req, res, getOr404(store.customers, req.params.id, 'customer')));
   r.post('/customers/:id', (req, res) => send(req, res, updateCustomer(store, req.params.id, paramsOf(req))));
@@ -192,9 +222,13 @@ function apiRouter(ctx: EmulatorContext): Router {
   r.get('/subscriptions', (req, res) => {
     const p = paramsOf(req);
     const byCustomer = filterBy(p, 'customer');
+    const price = optString(p, 'price');
+    const byPrice = (s: Stripe.Subscription) => price === undefined || s.items.data.some((item) => item.price.id === price);
     const status = optString(p, 'status');
     const byStatus = (s: Stripe.Subscription) => (status === 'all' ? true : status ? s.status === status : s.status !== 'canceled');
-    list(req, res, newestFirst(store.subscriptions).filter((s) => byCustomer(s.customer) && byStatus(s)), '/v1/subscriptions', 'subscription');
+    const created = createdFilter(p);
+    const subscriptions = newestFirst(store.subscriptions).filter((s) => byCustomer(s.customer) && byPrice(s) && byStatus(s) && created(s.created));
+    list(req, res, subscriptions, '/v1/subscriptions', 'subscription');
   });
   r.get('/subscriptions/:id', (req, res) => send(req, res, getOr404(store.subscriptions, req.params.id, 'subscription')));
   r.post('/subscriptions/:id', (req, res) => send(req, res, updateSubscription(store, req.params.id, paramsOf(req))));
@@ -215,21 +249,30 @@ function apiRouter(ctx: EmulatorContext): Router {
     const [byInvoice, byStatus] = [filterBy(p, 'invoice'), filterBy(p, 'status')];
     const payment = isRecord(p.payment) ? p.payment : {};
     const byPi = filterBy(payment, 'payment_intent');
+    const created = createdFilter(p);
     list(
       req,
       res,
-      newestFirst(store.invoicePayments).filter((x) => byInvoice(x.invoice) && byStatus(x.status) && byPi(x.payment.payment_intent)),
+      newestFirst(store.invoicePayments).filter((x) => byInvoice(x.invoice) && byStatus(x.status) && byPi(x.payment.payment_intent) && created(x.created)),
       '/v1/invoice_payments',
       'invoice_payment',
     );
   });
   r.get('/invoice_payments/:id', (req, res) => send(req, res, getOr404(store.invoicePayments, req.params.id, 'invoice_payment')));
 
+  r.get('/balance_transactions', (req, res) => {
+    const p = paramsOf(req);
+    const [byCurrency, bySource, byType] = [filterBy(p, 'currency'), filterBy(p, 'source'), filterBy(p, 'type')];
+    const created = createdFilter(p);
+    const txns = newestFirst(store.balanceTransactions).filter((t) => byCurrency(t.currency) && bySource(t.source) && byType(t.type) && created(t.created));
+    list(req, res, txns, '/v1/balance_transactions', 'balance transaction');
+  });
+  r.get('/balance_transactions/:id', (req, res) => send(req, res, getOr404(store.balanceTransactions, req.params.id, 'balance transaction')));
+
   r.post('/billing_portal/sessions', (req, res) => send(req, res, createPortalSession(ctx, paramsOf(req))));
 
   r.get('/events', (req, res) => {
     const p = paramsOf(req);
-    rejectUnknown(p, ['created', 'delivery_success', 'ending_before', 'expand', 'limit', 'starting_after', 'type', 'types']);
     const type = optString(p, 'type');
     const types = optArray(p, 'types')?.map(String);
     if (type && types) throw invalidRequest('You may only specify one of these parameters: type, types.', 'types');
@@ -254,56 +297,4 @@ function apiRouter(ctx: EmulatorContext): Router {
   });
   r.use(apiErrorHandler(ctx));
   return r;
-}
-
-/** Test controls: what a donor or the card network would do, for tests and demos. Same auth as the API. */
-function controlsRouter(ctx: EmulatorContext): Router {
-  const r = express.Router();
-  r.use(requireTestKey);
-  r.use(express.urlencoded({ extended: true }));
-  r.use(express.json());
-
-  r.post('/checkout/:id/pay', async (req, res) => {
-    const p = paramsOf(req);
-    const card = isRecord(p.card) ? p.card : {};
-    const number = optString(card, 'number', 'card[number]') ?? optString(p, 'card_number');
-    if (!number) throw invalidRequest('Missing required param: card[number].', 'card[number]', 'parameter_missing');
-    res.json(await pay(ctx, req.params.id, { number, email: optString(p, 'email'), name: optString(p, 'name') }));
-  });
-  r.post('/subscriptions/:id/advance', (req, res) => {
-    const p = paramsOf(req);
-    const card = isRecord(p.card) ? optString(p.card, 'number', 'card[number]') : optString(p, 'card');
-    res.json(advanceSubscription(ctx.store, req.params.id, card ? { card } : {}));
-  });
-  r.post('/charges/:id/dispute', (req, res) => {
-    const outcome = optEnum(paramsOf(req), 'outcome', ['lost', 'won'] as const);
-    if (!outcome) throw invalidRequest('Missing required param: outcome.', 'outcome', 'parameter_missing');
-    res.json(disputeCharge(ctx.store, req.params.id, outcome));
-  });
-  r.get('/deliveries', (_req, res) => {
-    res.json({ object: 'list', data: [...ctx.webhooks.log].reverse() });
-  });
-  r.use((req) => {
-    throw unrecognizedUrl(req.method, req.originalUrl.split('?')[0]!);
-  });
-  r.use(apiErrorHandler(ctx));
-  return r;
-}
-
-function apiErrorHandler(ctx: EmulatorContext) {
-  return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
-    if (err instanceof StripeApiError) {
-      res.status(err.status).json(err.toJSON());
-      return;
-    }
-    const status = (err as { status?: unknown }).status;
-    if (typeof status === 'number' && status >= 400 && status < 500) {
-      // body-parser: malformed or oversized body
-      res.status(400).json({ error: { type: 'invalid_request_error', message: `Invalid request: ${(err as Error).message}` } });
-      return;
-    }
-    ctx.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'stripe emulator: internal error');
-    res.set('Stripe-Should-Retry', 'false');
-    res.status(500).json({ error: { type: 'api_error', message: `The Kettle Stripe emulator failed: ${err instanceof Error ? err.message : String(err)}` } });
-  };
 }

@@ -44,6 +44,7 @@ export class EmulatorStore {
   readonly invoices = new Map<string, Stripe.Invoice>();
   readonly invoicePayments = new Map<string, Stripe.InvoicePayment>();
   readonly portalSessions = new Map<string, Stripe.BillingPortal.Session>();
+  readonly balanceTransactions = new Map<string, Stripe.BalanceTransaction>();
 
   readonly sessionExtras = new Map<string, SessionExtras>();
   /** Card numbers behind payment methods, so renewals know whether the saved card pays. Never exposed. */
@@ -84,6 +85,7 @@ export class EmulatorStore {
     const maps: Map<string, { id: string; object: string }>[] = [
       this.products, this.prices, this.customers, this.paymentMethods, this.checkoutSessions, this.paymentIntents,
       this.charges, this.refunds, this.disputes, this.subscriptions, this.invoices, this.invoicePayments, this.portalSessions,
+      this.balanceTransactions,
     ];
     for (const map of maps) {
       const found = map.get(id);

@@ -1,17 +1,12 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import Stripe from 'stripe';
 import type { StripeEmulator } from '../../src/stripe-emulator';
-import { oneOffGift, startEmulator, stripeFor, typesSince } from './helpers';
+import { oneOffGift, stripeFor, typesSince, withEmulator } from './helpers';
 
 let emulator: StripeEmulator;
 let stripe: Stripe;
 
-beforeAll(async () => {
-  ({ emulator, stripe } = await startEmulator());
-});
-afterAll(async () => {
-  await emulator.close();
-});
+withEmulator((started) => ({ emulator, stripe } = started));
 
 describe('one-off Checkout Session', () => {
   it('is created open and unpaid, shaped like Stripe', async () => {
@@ -101,12 +96,12 @@ describe('one-off Checkout Session', () => {
     expect((await stripe.checkout.sessions.retrieve(session.id)).status).toBe('open');
   });
 
-  it('declines 4000 0000 0000 0002: session stays open, only payment_intent.payment_failed', async () => {
+  it('declines 4000 0000 0000 0002: session stays open, a failed charge, charge.failed and payment_intent.payment_failed', async () => {
     const session = await stripe.checkout.sessions.create(oneOffGift());
     const mark = emulator.events.length;
     const result = await emulator.pay(session.id, { number: '4000000000000002' });
     expect(result).toEqual({ ok: false, declineCode: 'generic_decline', message: 'Your card was declined.' });
-    expect(typesSince(emulator, mark)).toEqual(['payment_intent.payment_failed']);
+    expect(typesSince(emulator, mark)).toEqual(['charge.failed', 'payment_intent.payment_failed']);
     const still = await stripe.checkout.sessions.retrieve(session.id);
     expect(still).toMatchObject({ status: 'open', payment_status: 'unpaid', customer: null });
 

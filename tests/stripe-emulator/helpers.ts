@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
+import { afterAll, beforeAll } from 'vitest';
 import { startStripeEmulator, type StripeEmulator, type StripeEmulatorOptions } from '../../src/stripe-emulator';
 
 /** The real SDK, pointed at the emulator. */
@@ -12,6 +13,19 @@ export function stripeFor(emulator: StripeEmulator, key = 'sk_test_emulator'): S
 export async function startEmulator(opts?: StripeEmulatorOptions): Promise<{ emulator: StripeEmulator; stripe: Stripe }> {
   const emulator = await startStripeEmulator(opts);
   return { emulator, stripe: stripeFor(emulator) };
+}
+
+/** One emulator for the whole test file: started before its tests (handed to `use`), closed after them. */
+export function withEmulator(use: (started: { emulator: StripeEmulator; stripe: Stripe }) => void, opts?: StripeEmulatorOptions): void {
+  let emulator: StripeEmulator | undefined;
+  beforeAll(async () => {
+    const started = await startEmulator(opts);
+    emulator = started.emulator;
+    use(started);
+  });
+  afterAll(async () => {
+    await emulator?.close();
+  });
 }
 
 export interface ReceivedWebhook {

@@ -82,7 +82,7 @@ describe('hosted checkout page', () => {
     const html = await res.text();
     expect(html).toMatch(/id="card-error"[^>]*>Your card has insufficient funds\./);
     expect(html).toContain('aria-invalid="true"');
-    expect(typesSince(emulator, mark)).toEqual(['payment_intent.payment_failed']);
+    expect(typesSince(emulator, mark)).toEqual(['charge.failed', 'payment_intent.payment_failed']);
   });
 
   it('re-renders with 400 for a malformed card number, expiry or CVC', async () => {
