@@ -29,7 +29,7 @@ const MIGRATION_LOCK_KEY = 7_301_989_412;
 
 /**
  * Applies pending migrations under a session advisory lock, so instances starting together
- * take turns: the first migrates, the others find nothing left to do.
+ * take turns: the first migrates (and refreshes the planner's statistics), the others find nothing left to do.
  */
 export async function runMigrations(dataSource: DataSource): Promise<string[]> {
   const runner = dataSource.createQueryRunner();
@@ -38,6 +38,9 @@ export async function runMigrations(dataSource: DataSource): Promise<string[]> {
     await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
       const applied = await dataSource.runMigrations({ transaction: 'each' });
+      // Fresh tables and indexes have no planner statistics until autovacuum comes round; without
+      // them the planner guesses, and a guess once cost a scan of every gift per page.
+      if (applied.length) await runner.query('ANALYZE');
       return applied.map((m) => m.name);
     } finally {
       await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
