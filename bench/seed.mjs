@@ -20,6 +20,9 @@ export async function createBenchCampaign(db, slug, title) {
  */
 export async function loadGifts(db, campaignId, gifts) {
   const donors = Math.max(1, Math.floor(gifts / 4));
+  // The rows are consistent by construction: where allowed (a superuser), skip the per-row
+  // foreign-key triggers, which are most of a million-row insert's time.
+  const skipTriggers = await db.query('SET session_replication_role = replica').then(() => true, () => false);
   await db.query('BEGIN');
   await db.query(
     `INSERT INTO donors (id, email, name)
@@ -59,6 +62,7 @@ export async function loadGifts(db, campaignId, gifts) {
     [campaignId],
   );
   await db.query('COMMIT');
+  if (skipTriggers) await db.query('RESET session_replication_role');
   // A bulk load leaves the planner's statistics behind: refresh them, as an import should.
   await db.query('ANALYZE');
 }

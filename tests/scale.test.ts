@@ -86,31 +86,84 @@ describe('the donor wall at scale', () => {
 });
 
 describe('pages read through a short per-instance cache', () => {
-  it('makes one load for 50 concurrent misses, and loads again once the entry is a second old', async () => {
-    let clock = 0;
-    let loads = 0;
-    const cache = new ShortCache<number>(1_000, 100, () => clock);
-    const load = async () => ++loads;
-    expect(await Promise.all(Array.from({ length: 50 }, () => cache.get('k', load)))).toEqual(Array(50).fill(1));
-    clock = 999;
-    expect(await cache.get('k', load)).toBe(1);
-    clock = 1_000;
-    expect(await cache.get('k', load)).toBe(2);
-    expect(loads).toBe(2);
+  /** Loads the test settles by hand, to see what readers get meanwhile. */
+  function manualLoads<V>() {
+    const pending: { promise: Promise<V>; resolve(v: V): void }[] = [];
+    const load = () => {
+      let resolve!: (v: V) => void;
+      const promise = new Promise<V>((r) => { resolve = r; });
+      pending.push({ promise, resolve });
+      return promise;
+    };
+    return { load, pending };
+  }
+
+  it('makes one load for 50 concurrent misses', async () => {
+    const cache = new ShortCache<number>(1_000);
+    const { load, pending } = manualLoads<number>();
+    const readers = Promise.all(Array.from({ length: 50 }, () => cache.get('k', load)));
+    expect(pending).toHaveLength(1);
+    pending[0].resolve(7);
+    expect(await readers).toEqual(Array(50).fill(7));
   });
 
-  it('does not keep a failed load', async () => {
-    const cache = new ShortCache<string>(1_000);
+  it('refreshes a value once it is a second old, serving the old one until the new one is read', async () => {
+    let clock = 0;
+    const cache = new ShortCache<number>(1_000, { now: () => clock });
+    const { load, pending } = manualLoads<number>();
+    const first = cache.get('k', load);
+    pending[0].resolve(1);
+    expect(await first).toBe(1);
+
+    clock = 999;
+    expect(await cache.get('k', load)).toBe(1);
+    expect(pending).toHaveLength(1);
+
+    clock = 1_000;
+    expect(await cache.get('k', load)).toBe(1);
+    expect(await cache.get('k', load)).toBe(1);
+    expect(pending).toHaveLength(2);
+    pending[1].resolve(2);
+    // The cache's own handler was attached first, so it has stored the value once this resumes.
+    await pending[1].promise;
+    expect(await cache.get('k', load)).toBe(2);
+  });
+
+  it('makes readers wait for the database once the old value is too old to show', async () => {
+    let clock = 0;
+    const cache = new ShortCache<number>(1_000, { maxStaleMs: 5_000, now: () => clock });
+    const { load, pending } = manualLoads<number>();
+    const first = cache.get('k', load);
+    pending[0].resolve(1);
+    await first;
+    clock = 5_000;
+    const reader = cache.get('k', load);
+    pending[1].resolve(2);
+    expect(await reader).toBe(2);
+  });
+
+  it('does not keep a failed load, and keeps the last good value when a refresh fails', async () => {
+    let clock = 0;
+    const cache = new ShortCache<string>(1_000, { now: () => clock });
     await expect(cache.get('k', () => Promise.reject(new Error('database away')))).rejects.toThrow('database away');
     expect(await cache.get('k', async () => 'back')).toBe('back');
+    clock = 1_000;
+    const failing = Promise.reject(new Error('away again'));
+    expect(await cache.get('k', () => failing)).toBe('back');
+    await failing.catch(() => {});
+    const fresh = Promise.resolve('fresh');
+    expect(await cache.get('k', () => fresh)).toBe('back');
+    await fresh;
+    expect(await cache.get('k', async () => 'unused')).toBe('fresh');
   });
 
   it('stays within its bound however many keys strangers try', async () => {
     let loads = 0;
-    const cache = new ShortCache<null>(1_000, 10);
-    for (let i = 0; i < 100; i++) await cache.get(`nope-${i}`, async () => { loads++; return null; });
-    await cache.get('nope-99', async () => { loads++; return null; });
-    await cache.get('nope-0', async () => { loads++; return null; });
+    const cache = new ShortCache<null>(1_000, { maxEntries: 10 });
+    const load = async () => { loads++; return null; };
+    for (let i = 0; i < 100; i++) await cache.get(`nope-${i}`, load);
+    await cache.get('nope-99', load);
+    await cache.get('nope-0', load);
     expect(loads).toBe(101);
   });
 
