@@ -71,9 +71,15 @@ export function startNode(script, { env = {}, args = [] } = {}) {
   };
 }
 
-/** One autocannon run; counts only the given statuses as successes. */
-export async function load(opts, okStatuses = [200]) {
-  const result = await autocannon({ timeout: 30, ...opts });
+/** One autocannon run, stopped after maxSeconds if still going; counts only the given statuses as successes. */
+export async function load(opts, okStatuses = [200], maxSeconds = 600) {
+  const result = await new Promise((resolve, reject) => {
+    const instance = autocannon({ timeout: 30, ...opts }, (err, res) => {
+      clearTimeout(timer);
+      if (err) reject(err); else resolve(res);
+    });
+    const timer = setTimeout(() => instance.stop(), maxSeconds * 1000);
+  });
   const codes = result.statusCodeStats ?? {};
   const ok = okStatuses.reduce((sum, code) => sum + (codes[code]?.count ?? 0), 0);
   const total = Object.values(codes).reduce((sum, c) => sum + c.count, 0);

@@ -110,22 +110,34 @@ export async function runSurge(ctx) {
   const events = surgeEvents(await openSurgeIntents(db, campaignId, settings.surgeEvents, amount), amount);
   const kettle = await startKettle(ctx);
   try {
-    let next = 0;
     const started = performance.now();
-    const posted = await load({
-      url: kettle.baseUrl,
-      connections: 64,
-      amount: events.length,
-      requests: [{
-        method: 'POST',
-        path: '/stripe/webhook',
-        setupRequest: (req) => {
-          const event = events[next++ % events.length];
-          return { ...req, headers: { 'content-type': 'application/json', 'stripe-signature': event.signature }, body: event.payload };
-        },
-      }],
-    });
     const deadline = started + settings.surgeTimeoutS * 1000;
+    // Like Stripe, send again what was not answered 2xx (Stripe waits longer between tries).
+    let toSend = events.map((_, i) => i);
+    let firstPass = null;
+    let passes = 0;
+    while (toSend.length && performance.now() < deadline) {
+      const failed = [];
+      let next = 0;
+      const pass = await load({
+        url: kettle.baseUrl,
+        connections: Math.min(64, toSend.length),
+        amount: toSend.length,
+        requests: [{
+          method: 'POST',
+          path: '/stripe/webhook',
+          setupRequest: (req, context) => {
+            context.event = toSend[next++ % toSend.length];
+            const event = events[context.event];
+            return { ...req, headers: { 'content-type': 'application/json', 'stripe-signature': event.signature }, body: event.payload };
+          },
+          onResponse: (status, _body, context) => { if (status < 200 || status > 299) failed.push(context.event); },
+        }],
+      }, [200], (deadline - performance.now()) / 1000);
+      firstPass ??= pass;
+      passes += 1;
+      toSend = failed;
+    }
     let counted = await giftCount(db, campaignId);
     while (counted < events.length && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -135,15 +147,17 @@ export async function runSurge(ctx) {
     const manager = { query: async (sql, params) => (await db.query(sql, params)).rows };
     const recomputed = await recomputeTotals(manager, campaignId);
     const { rows: [kept] } = await db.query(`SELECT raised_amount, gift_count, donor_count FROM campaign_totals WHERE campaign_id = $1`, [campaignId]);
-    const exact = recomputed.raised === events.length * amount && Number(kept.raised_amount) === recomputed.raised
-      && Number(kept.gift_count) === events.length && Number(kept.donor_count) === recomputed.donors;
+    const matchesLedger = Number(kept.raised_amount) === recomputed.raised && Number(kept.gift_count) === recomputed.gifts
+      && Number(kept.donor_count) === recomputed.donors;
     report('surge_events', events.length, 'events');
     report('surge_gifts_counted', counted, 'gifts');
+    report('surge_seconds', seconds, 's');
     report('surge_gifts_per_s', counted / seconds, 'gifts/s');
-    report('surge_webhook_rps', posted.requestsPerSecond, 'req/s');
-    report('surge_webhook_p99', posted.p99Ms, 'ms');
-    report('surge_webhook_non2xx', posted.failed, 'requests');
-    report('surge_totals_exact', exact ? 1 : 0, 'bool');
+    report('surge_webhook_rps', firstPass.requestsPerSecond, 'req/s');
+    report('surge_webhook_p99', firstPass.p99Ms, 'ms');
+    report('surge_webhook_non2xx_first_pass', firstPass.failed, 'requests');
+    report('surge_delivery_passes', passes, 'passes');
+    report('surge_totals_exact', matchesLedger && recomputed.raised === events.length * amount ? 1 : 0, 'bool');
   } finally {
     await kettle.stop();
   }

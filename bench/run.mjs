@@ -13,7 +13,7 @@ const settings = {
   gifts: Number(process.env.BENCH_GIFTS ?? 1_000_000),
   surgeEvents: Number(process.env.BENCH_SURGE_EVENTS ?? 20_000),
   seconds: Number(process.env.BENCH_SECONDS ?? 10),
-  surgeTimeoutS: Number(process.env.BENCH_SURGE_TIMEOUT_S ?? 240),
+  surgeTimeoutS: Number(process.env.BENCH_SURGE_TIMEOUT_S ?? 180),
   parts: (process.env.BENCH_PARTS ?? 'pages,surge,donate,start').split(',').map((p) => p.trim()),
 };
 
