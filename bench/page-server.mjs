@@ -27,6 +27,7 @@ const progressJson = structuredClone(progress);
 // After all of Kettle's middleware (helmet, logging, parsers) and before its 404 handler.
 const routes = app.router.stack;
 const notFoundAt = routes.findIndex((layer) => layer.name === 'notFound');
+if (notFoundAt < 0) throw new Error('bench/page-server.mjs: Kettle\'s notFound handler is no longer in the app router');
 const tail = routes.splice(notFoundAt);
 app.get('/bench/constant-page', (_req, res) => res.render('campaign', pageModel));
 app.get('/bench/constant-progress', (_req, res) => res.set('Cache-Control', 'no-store').json(progressJson));
