@@ -60,7 +60,7 @@ async function timed(label, fn) {
 const database = await benchDatabase();
 const db = new pg.Client({ connectionString: database.url });
 try {
-  const migrator = createDataSource(database.url, 2);
+  const migrator = createDataSource(database.url, 1);
   await migrator.initialize();
   await runMigrations(migrator);
   await migrator.destroy();

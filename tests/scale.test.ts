@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '../src/campaigns/campaign.entity';
 import { DONOR_WALL_QUERY, recentPublicGifts } from '../src/campaigns/campaign.service';
 import { ShortCache } from '../src/campaigns/short-cache';
+import { createDataSource, runMigrations } from '../src/db/data-source';
 import { recordLedgerEntry } from '../src/ledger/ledger.service';
+import { createTestDatabase } from './helpers/database';
 import { makeCampaign, startTestKettle, totalsOf, type TestKettle } from './helpers/kettle';
 
 let kettle: TestKettle;
@@ -169,6 +171,18 @@ describe('pages read through a short per-instance cache', () => {
 
   it('renders templates from the view cache whatever NODE_ENV says', () => {
     expect(kettle.app.enabled('view cache')).toBe(true);
+  });
+
+  it('migrates a fresh database with a pool of one connection', async () => {
+    const fresh = await createTestDatabase();
+    const dataSource = createDataSource(fresh.url, 1);
+    try {
+      await dataSource.initialize();
+      expect(await runMigrations(dataSource)).toEqual(dataSource.migrations.map((m) => m.name));
+    } finally {
+      await dataSource.destroy();
+      await fresh.drop();
+    }
   });
 
   it('leaves the planner statistics fresh after migrating', async () => {

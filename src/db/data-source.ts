@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { DataSource } from 'typeorm';
+import { DataSource, MigrationExecutor } from 'typeorm';
 import { migrations } from '../../migrations';
 import { Campaign } from '../campaigns/campaign.entity';
 import { CheckoutIntent } from '../donations/checkout-intent.entity';
@@ -37,7 +37,10 @@ export async function runMigrations(dataSource: DataSource): Promise<string[]> {
   try {
     await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
-      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      // On the lock's own connection: a pool of one (DATABASE_POOL_SIZE=1) has no second to wait for.
+      const executor = new MigrationExecutor(dataSource, runner);
+      executor.transaction = 'each';
+      const applied = await executor.executePendingMigrations();
       // Fresh tables and indexes have no planner statistics until autovacuum comes round; without
       // them the planner guesses, and a guess once cost a scan of every gift per page.
       if (applied.length) await runner.query('ANALYZE');
