@@ -2,7 +2,8 @@ import type { DataSource } from 'typeorm';
 import type { FieldErrors } from '../donations/donation-form';
 import { formatMoney, minorToMajorString } from '../money';
 import { FREQUENCIES, type Campaign, type Frequency } from './campaign.entity';
-import { campaignProgress, campaignState, recentPublicGifts, renderStory, type CampaignProgress, type CampaignState } from './campaign.service';
+import { liveCampaignReads, type CampaignReads } from './campaign-reads';
+import { campaignState, progressFromTotals, renderStory, type CampaignProgress, type CampaignState } from './campaign.service';
 
 const FREQUENCY_LABELS: Record<Frequency, string> = { once: 'Once', monthly: 'Monthly', annual: 'Annual' };
 const CLOSED_MESSAGES: Record<Exclude<CampaignState, 'open'>, string> = {
@@ -10,6 +11,22 @@ const CLOSED_MESSAGES: Record<Exclude<CampaignState, 'open'>, string> = {
   not_started: 'This campaign has not started yet.',
   ended: 'This campaign has ended. Thank you to everyone who gave!',
 };
+
+// Built once: constructing an Intl formatter costs far more than formatting with one.
+const END_DATE = new Intl.DateTimeFormat('en-US', { dateStyle: 'long', timeZone: 'UTC' });
+const WALL_DATE = new Intl.DateTimeFormat('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
+
+// A cached campaign is the same object for about a second: its story is rendered once for all its views.
+const storyHtml = new WeakMap<Campaign, string>();
+
+function renderedStory(campaign: Campaign): string {
+  let html = storyHtml.get(campaign);
+  if (html === undefined) {
+    html = renderStory(campaign.storyMarkdown);
+    storyHtml.set(campaign, html);
+  }
+  return html;
+}
 
 export interface DonateFormInput {
   values?: Record<string, unknown>;
@@ -28,7 +45,7 @@ export function progressView(campaign: Campaign, progress: CampaignProgress) {
     donorsLabel: progress.donors === 1 ? 'donor' : 'donors',
     daysLeft: progress.daysLeft,
     daysLeftLabel: progress.daysLeft === 1 ? 'day left' : 'days left',
-    endsOn: campaign.endsAt ? campaign.endsAt.toLocaleDateString('en-US', { dateStyle: 'long', timeZone: 'UTC' }) : null,
+    endsOn: campaign.endsAt ? END_DATE.format(campaign.endsAt) : null,
   };
 }
 
@@ -36,10 +53,11 @@ export function progressView(campaign: Campaign, progress: CampaignProgress) {
 export async function campaignPageModel(
   dataSource: DataSource,
   campaign: Campaign,
-  opts: { fees: { percentBps: number; fixedMinor: number }; form?: DonateFormInput; now?: Date },
+  opts: { fees: { percentBps: number; fixedMinor: number }; form?: DonateFormInput; now?: Date; reads?: CampaignReads },
 ) {
-  const { fees, form = {}, now = new Date() } = opts;
-  const [progress, wall] = await Promise.all([campaignProgress(dataSource, campaign, now), recentPublicGifts(dataSource, campaign.id)]);
+  const { fees, form = {}, now = new Date(), reads = liveCampaignReads(dataSource) } = opts;
+  const [totals, wall] = await Promise.all([reads.totals(campaign.id), reads.wall(campaign.id)]);
+  const progress = progressFromTotals(campaign, totals, now);
   const values = form.values ?? {};
   const str = (key: string) => (typeof values[key] === 'string' ? (values[key] as string) : '');
   const state = campaignState(campaign, now);
@@ -55,7 +73,7 @@ export async function campaignPageModel(
     campaign: {
       slug: campaign.slug,
       title: campaign.title,
-      storyHtml: renderStory(campaign.storyMarkdown),
+      storyHtml: renderedStory(campaign),
       currencyCode: campaign.currency.toUpperCase(),
     },
     progress: progressView(campaign, progress),
@@ -88,7 +106,7 @@ export async function campaignPageModel(
     wall: wall.map((w) => ({
       name: w.displayName ?? 'Anonymous',
       comment: w.comment,
-      when: w.occurredAt.toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' }),
+      when: WALL_DATE.format(w.occurredAt),
     })),
   };
 }

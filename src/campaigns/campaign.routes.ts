@@ -2,13 +2,15 @@ import { Router } from 'express';
 import type { DataSource } from 'typeorm';
 import { NotFoundError } from '../web/errors';
 import { campaignPageModel } from './campaign-page';
-import { campaignProgress, findCampaignBySlug, listActiveCampaigns } from './campaign.service';
+import { cachedCampaignReads } from './campaign-reads';
+import { listActiveCampaigns, progressFromTotals } from './campaign.service';
 import { formatMoney } from '../money';
 import { unpaidCheckoutFormValues } from '../donations/checkout-intent.service';
 import { giftCookieIntentId } from '../donations/gift-cookie';
 
 export function campaignRoutes(dataSource: DataSource, fees: { percentBps: number; fixedMinor: number }): Router {
   const router = Router();
+  const reads = cachedCampaignReads(dataSource);
 
   router.get('/', async (_req, res) => {
     const campaigns = await listActiveCampaigns(dataSource);
@@ -20,23 +22,23 @@ export function campaignRoutes(dataSource: DataSource, fees: { percentBps: numbe
   });
 
   router.get('/campaigns/:slug', async (req, res) => {
-    const campaign = await findCampaignBySlug(dataSource, req.params.slug);
+    const campaign = await reads.campaign(req.params.slug);
     if (!campaign) throw new NotFoundError('We could not find that campaign.');
     const cancelled = req.query.cancelled !== undefined;
     const values = cancelled ? await unpaidCheckoutFormValues(dataSource, campaign.id, giftCookieIntentId(req)) : undefined;
     res.render('campaign', {
-      ...(await campaignPageModel(dataSource, campaign, { fees, form: { values } })),
+      ...(await campaignPageModel(dataSource, campaign, { fees, form: { values }, reads })),
       notice: cancelled ? 'Your gift was not completed and you were not charged. You can try again below.' : null,
     });
   });
 
   router.get('/api/campaigns/:slug/progress', async (req, res) => {
-    const campaign = await findCampaignBySlug(dataSource, req.params.slug);
+    const campaign = await reads.campaign(req.params.slug);
     if (!campaign) {
       res.status(404).json({ error: 'campaign_not_found', message: 'No campaign has that slug.' });
       return;
     }
-    const { daysLeft: _daysLeft, ...progress } = await campaignProgress(dataSource, campaign);
+    const { daysLeft: _daysLeft, ...progress } = progressFromTotals(campaign, await reads.totals(campaign.id));
     res.set('Cache-Control', 'no-store').json(progress);
   });
 

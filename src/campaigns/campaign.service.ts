@@ -1,7 +1,7 @@
 import MarkdownIt from 'markdown-it';
 import type { DataSource, EntityManager } from 'typeorm';
 import { z } from 'zod';
-import { keptTotals } from '../ledger/ledger.service';
+import { keptTotals, type Totals } from '../ledger/ledger.service';
 import { isSupportedCurrency, MAX_CHARGE_MINOR, SUPPORTED_CURRENCIES } from '../money';
 import { Campaign, FREQUENCIES } from './campaign.entity';
 
@@ -72,7 +72,10 @@ const DAY_MS = 86_400_000;
 
 /** Progress from the kept totals (one row), never a SUM over every gift. */
 export async function campaignProgress(dataSource: DataSource, campaign: Campaign, now = new Date()): Promise<CampaignProgress> {
-  const totals = await keptTotals(dataSource.manager, campaign.id);
+  return progressFromTotals(campaign, await keptTotals(dataSource.manager, campaign.id), now);
+}
+
+export function progressFromTotals(campaign: Campaign, totals: Totals, now = new Date()): CampaignProgress {
   return {
     slug: campaign.slug,
     currency: campaign.currency,
@@ -92,18 +95,27 @@ export interface WallEntry {
   occurredAt: Date;
 }
 
-/** Recent first gifts (not renewals) that still count, with what the donor chose to make public. */
+/**
+ * Recent first gifts (not renewals) that still count, with what the donor chose to make public.
+ * The filter matches ledger_entries_wall_idx's predicate and the order its key, so the plan is a
+ * walk down that index stopped by the LIMIT, whether or not the planner has statistics; only the
+ * few gifts it keeps look up their intent (by primary key).
+ */
+export const DONOR_WALL_QUERY = `
+  SELECT ci.donor_name, ci.comment, ci.anonymous, wall.occurred_at
+    FROM (SELECT g.checkout_intent_id, g.occurred_at
+            FROM ledger_entries g
+           WHERE g.campaign_id = $1 AND g.kind = 'gift' AND NOT g.renewal AND g.checkout_intent_id IS NOT NULL
+             -- Refunds and lost disputes may have taken the whole gift back.
+             AND g.amount + COALESCE((SELECT SUM(a.amount) FROM ledger_entries a WHERE a.gift_entry_id = g.id), 0) > 0
+           ORDER BY g.occurred_at DESC
+           LIMIT $2) wall
+    CROSS JOIN LATERAL (SELECT i.donor_name, i.comment, i.anonymous FROM checkout_intents i WHERE i.id = wall.checkout_intent_id) ci
+   ORDER BY wall.occurred_at DESC`;
+
 export async function recentPublicGifts(dataSource: DataSource, campaignId: string, limit = 10): Promise<WallEntry[]> {
-  const rows: { donor_name: string | null; comment: string | null; anonymous: boolean; occurred_at: Date }[] = await dataSource.query(
-    `SELECT ci.donor_name, ci.comment, ci.anonymous, g.occurred_at
-       FROM ledger_entries g
-       JOIN checkout_intents ci ON ci.id = g.checkout_intent_id
-      WHERE g.campaign_id = $1 AND g.kind = 'gift' AND NOT g.renewal
-        AND g.amount + COALESCE((SELECT SUM(a.amount) FROM ledger_entries a WHERE a.gift_entry_id = g.id), 0) > 0
-      ORDER BY g.occurred_at DESC
-      LIMIT $2`,
-    [campaignId, limit],
-  );
+  const rows: { donor_name: string | null; comment: string | null; anonymous: boolean; occurred_at: Date }[] =
+    await dataSource.query(DONOR_WALL_QUERY, [campaignId, limit]);
   return rows.map((r) => ({
     displayName: r.anonymous ? null : r.donor_name,
     comment: r.comment,

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { DataSource } from 'typeorm';
+import { DataSource, MigrationExecutor } from 'typeorm';
 import { migrations } from '../../migrations';
 import { Campaign } from '../campaigns/campaign.entity';
 import { CheckoutIntent } from '../donations/checkout-intent.entity';
@@ -29,7 +29,7 @@ const MIGRATION_LOCK_KEY = 7_301_989_412;
 
 /**
  * Applies pending migrations under a session advisory lock, so instances starting together
- * take turns: the first migrates, the others find nothing left to do.
+ * take turns: the first migrates (and refreshes the planner's statistics), the others find nothing left to do.
  */
 export async function runMigrations(dataSource: DataSource): Promise<string[]> {
   const runner = dataSource.createQueryRunner();
@@ -37,7 +37,13 @@ export async function runMigrations(dataSource: DataSource): Promise<string[]> {
   try {
     await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
-      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      // On the lock's own connection: a pool of one (DATABASE_POOL_SIZE=1) has no second to wait for.
+      const executor = new MigrationExecutor(dataSource, runner);
+      executor.transaction = 'each';
+      const applied = await executor.executePendingMigrations();
+      // Fresh tables and indexes have no planner statistics until autovacuum comes round; without
+      // them the planner guesses, and a guess once cost a scan of every gift per page.
+      if (applied.length) await runner.query('ANALYZE');
       return applied.map((m) => m.name);
     } finally {
       await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
