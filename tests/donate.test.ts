@@ -153,7 +153,7 @@ describe('POST /campaigns/:slug/donate with good input', () => {
 
 describe('card-testing defence', () => {
   const limitedApp = (limits: Partial<TestKettle['config']['donateLimits']>) => createApp({
-    config: { ...kettle.config, donateLimits: { perIpPerHour: 1000, perEmailPerHour: 1000, perCampaignPerMinute: 1000, ...limits } },
+    config: { ...kettle.config, donateLimits: { perIpPerHour: 1000, perEmailPerHour: 1000, perCampaignPerMinute: 1000, hardPerIpPerHour: 1000, ...limits } },
     dataSource: kettle.dataSource,
     stripe: kettle.stripe,
     webhookSecret: WEBHOOK_SECRET,
