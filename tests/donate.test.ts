@@ -5,12 +5,11 @@ import { deriveKey } from 'altcha-lib/algorithms/pbkdf2';
 import pino, { type Logger } from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/app';
 import type { Campaign } from '../src/campaigns/campaign.entity';
 import { CheckoutIntent } from '../src/donations/checkout-intent.entity';
 import { createStripeClient } from '../src/payments/stripe/stripe-client';
 import { startDonation } from './helpers/flows';
-import { makeCampaign, startTestKettle, WEBHOOK_SECRET, type TestKettle } from './helpers/kettle';
+import { appVariant, makeCampaign, startTestKettle, type TestKettle } from './helpers/kettle';
 
 let kettle: TestKettle;
 let campaign: Campaign;
@@ -154,16 +153,8 @@ describe('POST /campaigns/:slug/donate with good input', () => {
   });
 
   it('shows a friendly 503 page and stores a failed intent when Stripe cannot be reached', async () => {
-    const offline = createApp({
-      config: kettle.config,
-      dataSource: kettle.dataSource,
-      stripe: createStripeClient({ secretKey: 'sk_test_offline', apiBase: 'http://127.0.0.1:9' }),
-      webhookSecret: WEBHOOK_SECRET,
-      logger: pino({ level: 'silent' }),
-      testMode: true,
-      checkoutOrigins: [],
-    });
-    const res = await request(offline.app).post(`/campaigns/${campaign.slug}/donate`).type('form')
+    const offline = appVariant(kettle, { stripe: createStripeClient({ secretKey: 'sk_test_offline', apiBase: 'http://127.0.0.1:9' }) });
+    const res = await request(offline).post(`/campaigns/${campaign.slug}/donate`).type('form')
       .send({ amount: '25', frequency: 'once', email: 'donor@example.org' });
     expect(res.status).toBe(503);
     expect(res.text).toContain('We could not reach our payment provider. You have not been charged');
@@ -173,15 +164,10 @@ describe('POST /campaigns/:slug/donate with good input', () => {
 });
 
 describe('card-testing defence', () => {
-  const limitedApp = (limits: Partial<TestKettle['config']['donateLimits']>, logger: Logger = pino({ level: 'silent' })) => createApp({
-    config: { ...kettle.config, donateLimits: { perIpPerHour: 1000, perEmailPerHour: 1000, perCampaignPerMinute: 1000, hardPerIpPerHour: 1000, ...limits } },
-    dataSource: kettle.dataSource,
-    stripe: kettle.stripe,
-    webhookSecret: WEBHOOK_SECRET,
+  const limitedApp = (limits: Partial<TestKettle['config']['donateLimits']>, logger?: Logger) => appVariant(kettle, {
+    config: { donateLimits: { perIpPerHour: 1000, perEmailPerHour: 1000, perCampaignPerMinute: 1000, hardPerIpPerHour: 1000, ...limits } },
     logger,
-    testMode: true,
-    checkoutOrigins: [],
-  }).app;
+  });
   type App = ReturnType<typeof limitedApp>;
   let ipCounter = 0;
   // Each test gives from its own address unless it names one: the per-IP counts outlive a test.

@@ -2,11 +2,10 @@ import 'reflect-metadata';
 import pino, { type Logger } from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/app';
 import type { Config } from '../src/config';
 import { CheckoutIntent } from '../src/donations/checkout-intent.entity';
 import { donateAndPay, startDonation } from './helpers/flows';
-import { makeCampaign, startTestKettle, WEBHOOK_SECRET, type TestKettle } from './helpers/kettle';
+import { appVariant, makeCampaign, startTestKettle, type TestKettle } from './helpers/kettle';
 
 let kettle: TestKettle;
 beforeAll(async () => {
@@ -176,15 +175,7 @@ describe('behind a proxy Kettle does not trust', () => {
     const lines: { level: number; msg: string; peer?: string }[] = [];
     return { lines, logger: pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) }) };
   };
-  const appWith = (config: Partial<Config>, logger: Logger) => createApp({
-    config: { ...kettle.config, ...config },
-    dataSource: kettle.dataSource,
-    stripe: kettle.stripe,
-    webhookSecret: WEBHOOK_SECRET,
-    logger,
-    testMode: true,
-    checkoutOrigins: [],
-  }).app;
+  const appWith = (config: Partial<Config>, logger: Logger) => appVariant(kettle, { config, logger });
 
   it('warns at boot when an https BASE_URL suggests a proxy that TRUST_PROXY does not cover', () => {
     const { lines, logger } = capture();
