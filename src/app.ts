@@ -90,6 +90,9 @@ export function createApp(deps: AppDeps): App {
       },
     },
     hsts: config.baseUrl.startsWith('https://'),
+    // Not helmet's no-referrer: under it browsers send "Origin: null" on our own form posts, which
+    // the donate form's cross-site check needs to see; other sites still learn nothing.
+    referrerPolicy: { policy: 'same-origin' },
   }));
 
   app.get('/healthz', async (_req, res) => {

@@ -330,6 +330,7 @@ describe('cross-site posts', () => {
   it.each([
     ['our Origin', { Origin: '' }],
     ['Sec-Fetch-Site: same-origin', { 'Sec-Fetch-Site': 'same-origin' }],
+    ['Origin: null from our own page (a no-referrer policy)', { Origin: 'null', 'Sec-Fetch-Site': 'same-origin' }],
     ['neither header (old clients, curl)', {}],
   ])('accepts a post with %s', async (_label, headers) => {
     const res = await post(Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, v || kettle.baseUrl])));

@@ -18,10 +18,10 @@ export function refuseCrossSitePosts(baseUrl: string): RequestHandler {
     const origin = req.get('origin');
     const fetchSite = req.get('sec-fetch-site');
     // The Host the browser itself addressed is ours too (e.g. 127.0.0.1 while BASE_URL says localhost).
-    const sameHost = origin !== undefined && origin === `${req.protocol}://${req.get('host')}`;
-    if ((origin !== undefined && origin !== ourOrigin && !sameHost) || fetchSite === 'cross-site') {
-      return next(new CrossSiteRequestError());
-    }
+    const ours = origin === ourOrigin || origin === `${req.protocol}://${req.get('host')}`;
+    // Under a no-referrer policy a browser sends "Origin: null" even from our own page; its Sec-Fetch-Site tells.
+    const hiddenButSameOrigin = origin === 'null' && fetchSite === 'same-origin';
+    if (fetchSite === 'cross-site' || (origin !== undefined && !ours && !hiddenButSameOrigin)) return next(new CrossSiteRequestError());
     next();
   };
 }

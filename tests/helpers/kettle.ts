@@ -136,6 +136,6 @@ export function appVariant(kettle: TestKettle, overrides: { config?: Partial<Con
     webhookSecret: WEBHOOK_SECRET,
     logger: overrides.logger ?? pino({ level: 'silent' }),
     testMode: true,
-    checkoutOrigins: [],
+    checkoutOrigins: [kettle.emulator.url],
   }).app;
 }
