@@ -194,6 +194,10 @@ describe('card-testing defence', () => {
     expect(challenged.headers['cache-control']).toBe('no-store');
     expect(challenged.headers['retry-after']).toBeUndefined();
     expect(await stored()).toEqual(before);
+    // A mistake in the form while over the limit: the fields are flagged and the check is already there.
+    const invalid = await attempt(app, c, { amount: 'x' }, ip);
+    expect(invalid.status).toBe(422);
+    expect(invalid.text).toContain('<altcha-widget name="altcha"');
     expect((await attempt(app, c, {}, nextIp())).status).toBe(303);
   });
 
