@@ -22,6 +22,7 @@ async function startKettle(ctx) {
       STRIPE_API_BASE: apiBase,
       // The donate bench posts from one address and one email: the card-testing limits would answer 429.
       DONATE_LIMIT_PER_IP_PER_HOUR: '1000000', DONATE_LIMIT_PER_EMAIL_PER_HOUR: '1000000', DONATE_LIMIT_PER_CAMPAIGN_PER_MINUTE: '1000000',
+      DONATE_HARD_LIMIT_PER_IP_PER_HOUR: '10000000',
     },
   });
   const baseUrl = `http://127.0.0.1:${port}`;

@@ -1,7 +1,14 @@
 import { MoneyLoop1764230400000 } from './1764230400000-MoneyLoop';
 import { DonateRateLimits1764234000000 } from './1764234000000-DonateRateLimits';
+import { DonateChallenges1764310000000 } from './1764310000000-DonateChallenges';
 import { PersonalDataRetention1764320000000 } from './1764320000000-PersonalDataRetention';
 import { DonorWallIndex1764330000000 } from './1764330000000-DonorWallIndex';
 
 /** Every migration, oldest first. Listed explicitly so compiled and test runs load the same set. */
-export const migrations = [MoneyLoop1764230400000, DonateRateLimits1764234000000, PersonalDataRetention1764320000000, DonorWallIndex1764330000000];
+export const migrations = [
+  MoneyLoop1764230400000,
+  DonateRateLimits1764234000000,
+  DonateChallenges1764310000000,
+  PersonalDataRetention1764320000000,
+  DonorWallIndex1764330000000,
+];

@@ -17,7 +17,12 @@ import { StripeEventHandlers } from './payments/stripe/event-handlers';
 import type { Stripe } from './payments/stripe/stripe-client';
 import { webhookRoutes } from './payments/stripe/webhook.routes';
 import { WebhookService } from './payments/stripe/webhook.service';
+import { createHumanChallenge } from './security/challenge-factory';
+import { HOSTED_CAPTCHAS } from './security/hosted-captcha';
+import { deriveSecret } from './security/secrets';
+import { SecurityAlerts } from './security/security-alerts';
 import { errorHandler, notFound } from './web/errors';
+import { warnAboutUntrustedProxies } from './web/proxy-warnings';
 
 export interface AppDeps {
   config: Config;
@@ -38,6 +43,8 @@ export interface App {
 }
 
 const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
+// altcha's package.json "exports" hides its folders; its CommonJS entry sits in dist/main.
+const ALTCHA_DIST = path.resolve(path.dirname(require.resolve('altcha')), '..');
 
 /** Builds the Express app without listening: the server and supertest both use it. */
 export function createApp(deps: AppDeps): App {
@@ -45,13 +52,16 @@ export function createApp(deps: AppDeps): App {
   const handlers = new StripeEventHandlers(stripe, logger);
   const webhooks = new WebhookService(dataSource, stripe, deps.webhookSecret, handlers, logger);
   const checkout = new CheckoutService(dataSource, stripe, config.baseUrl, config.orgName, logger);
-  const limiter = new DonateLimiter((dataSource.driver as PostgresDriver).master, config.donateLimits);
-  const donate = new DonateService(checkout, limiter, config.coverFees, logger);
+  const limiter = new DonateLimiter((dataSource.driver as PostgresDriver).master, config.donateLimits, deriveSecret(config.sessionSecret, 'rate-limit-keys'));
+  const challenge = createHumanChallenge(config.captcha, dataSource, config.sessionSecret);
+  const donate = new DonateService(checkout, limiter, challenge, new SecurityAlerts(dataSource, logger), config.coverFees);
+  const captchaOrigins = config.captcha.provider === 'altcha' ? [] : HOSTED_CAPTCHAS[config.captcha.provider].origins;
 
   const app = express();
   app.disable('x-powered-by');
   // Rate limits key on req.ip: only proxies we trust may set it from X-Forwarded-For.
   app.set('trust proxy', config.trustProxy);
+  app.use(warnAboutUntrustedProxies(config, logger));
   app.engine('hbs', engine({ extname: '.hbs', defaultLayout: 'main', layoutsDir: path.join(ROOT, 'views/layouts'), partialsDir: path.join(ROOT, 'views/partials') }));
   app.set('view engine', 'hbs');
   // Whatever NODE_ENV says: recompiling templates per request was 45% of a page's CPU (npm run dev restarts on change).
@@ -73,11 +83,18 @@ export function createApp(deps: AppDeps): App {
     contentSecurityPolicy: {
       directives: {
         'form-action': ["'self'", 'https://checkout.stripe.com', ...deps.checkoutOrigins],
+        // A hosted CAPTCHA (CAPTCHA_PROVIDER) loads its script and frame from the provider.
+        'script-src': ["'self'", ...captchaOrigins],
+        'frame-src': ["'self'", ...captchaOrigins],
+        'connect-src': ["'self'", ...captchaOrigins],
         // Only meaningful behind HTTPS; on a plain-http demo it would break same-origin form posts.
         'upgrade-insecure-requests': config.baseUrl.startsWith('https://') ? [] : null,
       },
     },
     hsts: config.baseUrl.startsWith('https://'),
+    // Not helmet's no-referrer: under it browsers send "Origin: null" on our own form posts, which
+    // the donate form's cross-site check needs to see; other sites still learn nothing.
+    referrerPolicy: { policy: 'same-origin' },
   }));
 
   app.get('/healthz', async (_req, res) => {
@@ -93,11 +110,14 @@ export function createApp(deps: AppDeps): App {
   app.use(webhookRoutes(webhooks, logger));
 
   app.use('/assets', express.static(path.join(ROOT, 'views/assets'), { maxAge: '1h' }));
+  // The ALTCHA widget from its package, served from our own origin (no third party).
+  app.use('/assets/altcha/workers', express.static(path.join(ALTCHA_DIST, 'workers'), { maxAge: '1h' }));
+  app.use('/assets/altcha', express.static(path.join(ALTCHA_DIST, 'external'), { maxAge: '1h' }));
   app.use(express.urlencoded({ extended: false, limit: '20kb', parameterLimit: 50 }));
   app.use(cookieParser(config.sessionSecret));
 
   app.use(campaignRoutes(dataSource, config.coverFees));
-  app.use(donationRoutes({ dataSource, donate, fees: config.coverFees, secureCookies: config.baseUrl.startsWith('https://') }));
+  app.use(donationRoutes({ dataSource, donate, fees: config.coverFees, baseUrl: config.baseUrl, secureCookies: config.baseUrl.startsWith('https://') }));
 
   app.use(notFound);
   app.use(errorHandler(logger));

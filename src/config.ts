@@ -11,6 +11,17 @@ const wholeNumber = (min: number, max: number) =>
   z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number')
     .min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
+export interface DatabaseTimeouts {
+  /** Server-side limit on one statement (0: none). */
+  statementTimeoutMs: number;
+  /** Limit on getting a connection: opening one, or waiting for a free one in the pool. */
+  connectTimeoutMs: number;
+  /** The server ends a session left idle inside a transaction this long (0: never), freeing its locks. */
+  idleInTransactionTimeoutMs: number;
+}
+
+export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = { statementTimeoutMs: 30_000, connectTimeoutMs: 5_000, idleInTransactionTimeoutMs: 60_000 };
+
 const schema = z
   .object({
     NODE_ENV: withDefault(z.enum(['development', 'test', 'production']), 'development'),
@@ -32,6 +43,17 @@ const schema = z
     DONATE_LIMIT_PER_IP_PER_HOUR: withDefault(wholeNumber(1, 1_000_000), 20),
     DONATE_LIMIT_PER_EMAIL_PER_HOUR: withDefault(wholeNumber(1, 1_000_000), 10),
     DONATE_LIMIT_PER_CAMPAIGN_PER_MINUTE: withDefault(wholeNumber(1, 1_000_000), 120),
+    DONATE_HARD_LIMIT_PER_IP_PER_HOUR: optional(wholeNumber(1, 10_000_000)),
+    CAPTCHA_PROVIDER: withDefault(z.enum(['altcha', 'turnstile', 'hcaptcha']), 'altcha'),
+    CAPTCHA_SITE_KEY: optional(z.string().min(1)),
+    CAPTCHA_SECRET_KEY: optional(z.string().min(1)),
+    DATABASE_STATEMENT_TIMEOUT_MS: withDefault(wholeNumber(0, 86_400_000), DEFAULT_DATABASE_TIMEOUTS.statementTimeoutMs),
+    DATABASE_CONNECT_TIMEOUT_MS: withDefault(wholeNumber(100, 600_000), DEFAULT_DATABASE_TIMEOUTS.connectTimeoutMs),
+    DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: withDefault(wholeNumber(0, 86_400_000), DEFAULT_DATABASE_TIMEOUTS.idleInTransactionTimeoutMs),
+    HTTP_HEADERS_TIMEOUT_MS: withDefault(wholeNumber(1_000, 600_000), 10_000),
+    HTTP_REQUEST_TIMEOUT_MS: withDefault(wholeNumber(1_000, 3_600_000), 30_000),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: withDefault(wholeNumber(1_000, 600_000), 5_000),
+    ALLOW_TEST_KEYS_IN_PRODUCTION: withDefault(z.enum(['true', 'false']), 'false'),
     DATA_RETENTION_DAYS: withDefault(wholeNumber(1, 3650), 90),
     TRUST_PROXY: withDefault(z.string().refine(isTrustProxy, 'must be true, false, a hop count, or a comma-separated list of loopback, linklocal, uniquelocal, IP addresses or subnets'), 'loopback'),
   })
@@ -39,10 +61,33 @@ const schema = z
     if (env.STRIPE_SECRET_KEY && !env.STRIPE_WEBHOOK_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['STRIPE_WEBHOOK_SECRET'], message: 'is required when STRIPE_SECRET_KEY is set' });
     }
-    if (env.NODE_ENV === 'production') {
+    const production = env.NODE_ENV === 'production';
+    if (production) {
       for (const key of ['STRIPE_SECRET_KEY', 'SESSION_SECRET', 'BASE_URL', 'DATABASE_URL'] as const) {
         if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when NODE_ENV=production' });
       }
+      // Donors' emails and the gift cookie must not cross the network in clear.
+      for (const key of ['BASE_URL', 'STRIPE_API_BASE'] as const) {
+        if (env[key]?.startsWith('http://')) ctx.addIssue({ code: 'custom', path: [key], message: 'must be an https:// URL when NODE_ENV=production' });
+      }
+    }
+    const key = env.STRIPE_SECRET_KEY;
+    if (key && /^(sk|rk)_live_/.test(key) && !production) {
+      ctx.addIssue({ code: 'custom', path: ['STRIPE_SECRET_KEY'], message: `is a live key: live keys move real money and are refused unless NODE_ENV=production (NODE_ENV is ${env.NODE_ENV})` });
+    }
+    if (key && /^(sk|rk)_test_/.test(key) && production && env.ALLOW_TEST_KEYS_IN_PRODUCTION !== 'true') {
+      ctx.addIssue({ code: 'custom', path: ['STRIPE_SECRET_KEY'], message: 'is a test key: no gift would be real. Use a live key, or set ALLOW_TEST_KEYS_IN_PRODUCTION=true for a production rehearsal' });
+    }
+    if (env.CAPTCHA_PROVIDER !== 'altcha') {
+      for (const name of ['CAPTCHA_SITE_KEY', 'CAPTCHA_SECRET_KEY'] as const) {
+        if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: `is required when CAPTCHA_PROVIDER=${env.CAPTCHA_PROVIDER}` });
+      }
+    }
+    if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({ code: 'custom', path: ['HTTP_HEADERS_TIMEOUT_MS'], message: `must not exceed HTTP_REQUEST_TIMEOUT_MS (${env.HTTP_REQUEST_TIMEOUT_MS})` });
+    }
+    if (env.DONATE_HARD_LIMIT_PER_IP_PER_HOUR !== undefined && env.DONATE_HARD_LIMIT_PER_IP_PER_HOUR < env.DONATE_LIMIT_PER_IP_PER_HOUR) {
+      ctx.addIssue({ code: 'custom', path: ['DONATE_HARD_LIMIT_PER_IP_PER_HOUR'], message: `must be at least DONATE_LIMIT_PER_IP_PER_HOUR (${env.DONATE_LIMIT_PER_IP_PER_HOUR}): over that a challenge is asked, over this the IP is refused` });
     }
   });
 
@@ -66,12 +111,25 @@ export interface Config {
   orgName: string;
   coverFees: { percentBps: number; fixedMinor: number };
   seedDemo: boolean;
-  donateLimits: { perIpPerHour: number; perEmailPerHour: number; perCampaignPerMinute: number };
+  /**
+   * Over perIpPerHour, perEmailPerHour or perCampaignPerMinute the donate form asks for a challenge
+   * (CAPTCHA); over hardPerIpPerHour an IP is refused with 429.
+   */
+  donateLimits: { perIpPerHour: number; perEmailPerHour: number; perCampaignPerMinute: number; hardPerIpPerHour: number };
+  captcha: CaptchaConfig;
+  /** Bounds on every database wait, so a stalled database fails requests instead of hanging them. */
+  databaseTimeouts: DatabaseTimeouts;
+  /** Bounds on how long a client may take to send a request (slow-loris defence). */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number };
   /** Express's "trust proxy": which proxies may say who the client is (X-Forwarded-For). */
   trustProxy: boolean | number | string;
   /** Days after which personal data Kettle no longer needs is purged (webhook payloads, abandoned intents). */
   dataRetentionDays: number;
 }
+
+export type CaptchaConfig =
+  | { provider: 'altcha' }
+  | { provider: 'turnstile' | 'hcaptcha'; siteKey: string; secretKey: string };
 
 export class ConfigError extends Error {}
 
@@ -111,6 +169,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       perIpPerHour: e.DONATE_LIMIT_PER_IP_PER_HOUR,
       perEmailPerHour: e.DONATE_LIMIT_PER_EMAIL_PER_HOUR,
       perCampaignPerMinute: e.DONATE_LIMIT_PER_CAMPAIGN_PER_MINUTE,
+      hardPerIpPerHour: e.DONATE_HARD_LIMIT_PER_IP_PER_HOUR ?? Math.min(10_000_000, 5 * e.DONATE_LIMIT_PER_IP_PER_HOUR),
+    },
+    captcha: e.CAPTCHA_PROVIDER === 'altcha'
+      ? { provider: 'altcha' }
+      : { provider: e.CAPTCHA_PROVIDER, siteKey: e.CAPTCHA_SITE_KEY!, secretKey: e.CAPTCHA_SECRET_KEY! },
+    databaseTimeouts: {
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+      connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: e.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    },
+    http: {
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     },
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     dataRetentionDays: e.DATA_RETENTION_DAYS,

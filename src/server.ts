@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import dotenv from 'dotenv';
 import { createApp } from './app';
 import { seedDemoCampaign } from './campaigns/demo';
@@ -10,6 +10,7 @@ import { startKettleJobs } from './jobs/schedules';
 import { createLogger, type Logger } from './logger';
 import { createStripeClient, type Stripe } from './payments/stripe/stripe-client';
 import { startStripeEmulator, type StripeEmulator } from './stripe-emulator';
+import { createHttpServer } from './web/http-server';
 
 interface StripeSetup {
   stripe: Stripe;
@@ -67,7 +68,7 @@ async function main() {
     ...stripeSetup,
   });
   // createServer + 'error', not app.listen's callback: Express 5 calls that even when the port is taken.
-  const server: Server = createServer(app);
+  const server: Server = createHttpServer(app, config.http);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(err.code === 'EADDRINUSE' ? new Error(`port ${config.port} is already in use (set PORT to another one)`) : err));

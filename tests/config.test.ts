@@ -39,4 +39,56 @@ describe('configuration', () => {
   it('treats blank values as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: '' }).databaseUrl).toBeUndefined();
   });
+
+  describe('Stripe keys and URLs by environment', () => {
+    const production = { NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), BASE_URL: 'https://give.example.org', DATABASE_URL: 'postgres://db/kettle', STRIPE_WEBHOOK_SECRET: 'whsec_abc' };
+
+    it('refuses a live key outside production, naming the variable', () => {
+      for (const key of ['sk_live_abc', 'rk_live_abc']) {
+        expect(() => loadConfig({ STRIPE_SECRET_KEY: key, STRIPE_WEBHOOK_SECRET: 'whsec_abc' }))
+          .toThrow(/^Invalid setting STRIPE_SECRET_KEY: is a live key: live keys move real money and are refused unless NODE_ENV=production \(NODE_ENV is development\) \(got "…"\)$/);
+      }
+      expect(() => loadConfig({ NODE_ENV: 'test', STRIPE_SECRET_KEY: 'sk_live_abc', STRIPE_WEBHOOK_SECRET: 'whsec_abc' })).toThrow(/is a live key/);
+    });
+
+    it('refuses a test key in production unless ALLOW_TEST_KEYS_IN_PRODUCTION=true', () => {
+      expect(() => loadConfig({ ...production, STRIPE_SECRET_KEY: 'sk_test_abc' }))
+        .toThrow(/^Invalid setting STRIPE_SECRET_KEY: is a test key: no gift would be real\. Use a live key, or set ALLOW_TEST_KEYS_IN_PRODUCTION=true/);
+      expect(loadConfig({ ...production, STRIPE_SECRET_KEY: 'sk_test_abc', ALLOW_TEST_KEYS_IN_PRODUCTION: 'true' }).stripe.secretKey).toBe('sk_test_abc');
+      expect(loadConfig({ ...production, STRIPE_SECRET_KEY: 'sk_live_abc' }).env).toBe('production');
+    });
+
+    it('requires https for BASE_URL and STRIPE_API_BASE in production', () => {
+      const live = { ...production, STRIPE_SECRET_KEY: 'sk_live_abc' };
+      expect(() => loadConfig({ ...live, BASE_URL: 'http://give.example.org' }))
+        .toThrow('Invalid setting BASE_URL: must be an https:// URL when NODE_ENV=production (got "http://give.example.org")');
+      expect(() => loadConfig({ ...live, STRIPE_API_BASE: 'http://stripe.internal' }))
+        .toThrow('Invalid setting STRIPE_API_BASE: must be an https:// URL when NODE_ENV=production (got "http://stripe.internal")');
+      expect(loadConfig({ ...live, STRIPE_API_BASE: 'https://stripe-proxy.example.org' }).stripe.apiBase).toBe('https://stripe-proxy.example.org');
+      expect(loadConfig({ BASE_URL: 'http://localhost:3000', STRIPE_API_BASE: 'http://127.0.0.1:12111', STRIPE_SECRET_KEY: 'sk_test_abc', STRIPE_WEBHOOK_SECRET: 'whsec_abc' }).baseUrl).toBe('http://localhost:3000');
+    });
+  });
+
+  it('asks for a challenge over the soft donate limits, and refuses an IP over a hard ceiling five times the soft one by default', () => {
+    expect(loadConfig({}).donateLimits).toEqual({ perIpPerHour: 20, perEmailPerHour: 10, perCampaignPerMinute: 120, hardPerIpPerHour: 100 });
+    expect(loadConfig({ DONATE_LIMIT_PER_IP_PER_HOUR: '30', DONATE_HARD_LIMIT_PER_IP_PER_HOUR: '40' }).donateLimits.hardPerIpPerHour).toBe(40);
+    expect(() => loadConfig({ DONATE_LIMIT_PER_IP_PER_HOUR: '30', DONATE_HARD_LIMIT_PER_IP_PER_HOUR: '20' }))
+      .toThrow(/^Invalid setting DONATE_HARD_LIMIT_PER_IP_PER_HOUR: must be at least DONATE_LIMIT_PER_IP_PER_HOUR \(30\)/);
+  });
+
+  it('uses the self-hosted ALTCHA challenge unless another provider is set with its keys', () => {
+    expect(loadConfig({}).captcha).toEqual({ provider: 'altcha' });
+    expect(() => loadConfig({ CAPTCHA_PROVIDER: 'turnstile' })).toThrow('Invalid setting CAPTCHA_SITE_KEY: is required when CAPTCHA_PROVIDER=turnstile');
+    expect(() => loadConfig({ CAPTCHA_PROVIDER: 'recaptcha' })).toThrow(/^Invalid setting CAPTCHA_PROVIDER/);
+    expect(loadConfig({ CAPTCHA_PROVIDER: 'hcaptcha', CAPTCHA_SITE_KEY: 'site', CAPTCHA_SECRET_KEY: 'secret' }).captcha)
+      .toEqual({ provider: 'hcaptcha', siteKey: 'site', secretKey: 'secret' });
+  });
+
+  it('bounds database and HTTP waits, with settings', () => {
+    const config = loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: '0', HTTP_HEADERS_TIMEOUT_MS: '5000' });
+    expect(config.databaseTimeouts).toEqual({ statementTimeoutMs: 0, connectTimeoutMs: 5000, idleInTransactionTimeoutMs: 60000 });
+    expect(config.http).toEqual({ headersTimeoutMs: 5000, requestTimeoutMs: 30000, keepAliveTimeoutMs: 5000 });
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '60000', HTTP_REQUEST_TIMEOUT_MS: '30000' }))
+      .toThrow('Invalid setting HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (30000) (got "60000")');
+  });
 });

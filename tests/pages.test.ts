@@ -1,9 +1,11 @@
 import 'reflect-metadata';
+import pino, { type Logger } from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '../src/config';
 import { CheckoutIntent } from '../src/donations/checkout-intent.entity';
 import { donateAndPay, startDonation } from './helpers/flows';
-import { makeCampaign, startTestKettle, type TestKettle } from './helpers/kettle';
+import { appVariant, makeCampaign, startTestKettle, type TestKettle } from './helpers/kettle';
 
 let kettle: TestKettle;
 beforeAll(async () => {
@@ -65,6 +67,7 @@ describe('the campaign page', () => {
     expect(res.text).toContain('value="37.50"');
     expect(res.text).toContain('value="back@example.org"');
     expect(res.text).toMatch(/name="cover_fees" value="yes" checked/);
+    expect(res.headers['cache-control']).toBe('no-store');
 
     const stranger = await request(kettle.app).get(`/campaigns/${campaign.slug}?cancelled=1`);
     expect(stranger.text).not.toContain('back@example.org');
@@ -107,6 +110,7 @@ describe('the thank-you page', () => {
     expect(res.text).toContain('Your gift of <strong>$25</strong> every month');
     expect(res.text).toContain('is confirmed');
     expect(res.text).toContain('<strong data-testid="raised">$25</strong>');
+    expect(res.headers['cache-control']).toBe('no-store');
   });
 
   it('says the gift is being confirmed until the webhook arrives, and refreshes itself', async () => {
@@ -155,5 +159,50 @@ describe('operations', () => {
     const res = await request(kettle.app).get('/healthz');
     expect(res.headers['x-powered-by']).toBeUndefined();
     expect(res.headers['content-security-policy']).toContain("form-action 'self' https://checkout.stripe.com");
+  });
+
+  it('serves the ALTCHA widget and its worker from our own origin', async () => {
+    for (const asset of ['/assets/altcha/altcha.min.js', '/assets/altcha/altcha.css', '/assets/altcha/workers/pbkdf2.js', '/assets/kettle-challenge.js']) {
+      const res = await request(kettle.app).get(asset);
+      expect(res.status, asset).toBe(200);
+    }
+    expect((await request(kettle.app).get('/assets/altcha/../package.json')).status).toBe(404);
+  });
+});
+
+describe('behind a proxy Kettle does not trust', () => {
+  const capture = () => {
+    const lines: { level: number; msg: string; peer?: string }[] = [];
+    return { lines, logger: pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) }) };
+  };
+  const appWith = (config: Partial<Config>, logger: Logger) => appVariant(kettle, { config, logger });
+
+  it('warns at boot when an https BASE_URL suggests a proxy that TRUST_PROXY does not cover', () => {
+    const { lines, logger } = capture();
+    appWith({ baseUrl: 'https://give.example.org', trustProxy: 'loopback' }, logger);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 40 });
+    expect(lines[0].msg).toContain('TRUST_PROXY only trusts proxies on this machine');
+    appWith({ baseUrl: 'https://give.example.org', trustProxy: '10.0.0.0/8' }, logger);
+    appWith({ baseUrl: 'http://localhost:3000', trustProxy: 'loopback' }, logger);
+    expect(lines).toHaveLength(1);
+  });
+
+  it('logs X-Forwarded-For from an untrusted peer, at most once per ten minutes, without the forwarded addresses', async () => {
+    const { lines, logger } = capture();
+    // The test's requests come from 127.0.0.1, which this setting does not trust.
+    const app = appWith({ trustProxy: '10.0.0.0/8' }, logger);
+    await request(app).get('/healthz');
+    expect(lines).toHaveLength(0);
+    await request(app).get('/healthz').set('X-Forwarded-For', '198.51.100.23');
+    await request(app).get('/healthz').set('X-Forwarded-For', '198.51.100.24');
+    expect(lines).toHaveLength(1);
+    expect(lines[0].msg).toContain('X-Forwarded-For arrived from');
+    expect(lines[0].msg).toContain('which TRUST_PROXY does not trust');
+    expect(JSON.stringify(lines)).not.toContain('198.51.100');
+
+    const trusting = capture();
+    await request(appWith({ trustProxy: 'loopback' }, trusting.logger)).get('/healthz').set('X-Forwarded-For', '198.51.100.23');
+    expect(trusting.lines).toHaveLength(0);
   });
 });

@@ -26,6 +26,8 @@ export function campaignRoutes(dataSource: DataSource, fees: { percentBps: numbe
     if (!campaign) throw new NotFoundError('We could not find that campaign.');
     const cancelled = req.query.cancelled !== undefined;
     const values = cancelled ? await unpaidCheckoutFormValues(dataSource, campaign.id, giftCookieIntentId(req)) : undefined;
+    // The cancelled form is refilled with the donor's own email and name: never cached.
+    if (cancelled) res.set('Cache-Control', 'no-store');
     res.render('campaign', {
       ...(await campaignPageModel(dataSource, campaign, { fees, form: { values }, reads })),
       notice: cancelled ? 'Your gift was not completed and you were not charged. You can try again below.' : null,

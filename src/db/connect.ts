@@ -25,15 +25,21 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     withName.searchParams.set('application_name', applicationName);
     url = withName.toString();
   }
-  const dataSource = createDataSource(url, config.databasePoolSize);
+  const dataSource = createDataSource(url, config.databasePoolSize, config.databaseTimeouts);
+  // Migrations (an index over a million gifts, ANALYZE) may take longer than any request should:
+  // they run on a connection of their own without the statement timeouts.
+  const migrator = createDataSource(url, 1, { ...config.databaseTimeouts, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 0 });
   try {
-    await dataSource.initialize();
-    const applied = await runMigrations(dataSource);
+    await migrator.initialize();
+    const applied = await runMigrations(migrator);
     if (applied.length) logger.info({ applied }, 'migrations applied');
+    await dataSource.initialize();
   } catch (err) {
     if (dataSource.isInitialized) await dataSource.destroy();
     await embedded?.stop();
     throw err;
+  } finally {
+    if (migrator.isInitialized) await migrator.destroy();
   }
   return {
     dataSource,

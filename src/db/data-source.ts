@@ -1,7 +1,9 @@
 import 'reflect-metadata';
+import pg from 'pg';
 import { DataSource, MigrationExecutor } from 'typeorm';
 import { migrations } from '../../migrations';
 import { Campaign } from '../campaigns/campaign.entity';
+import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseTimeouts } from '../config';
 import { CheckoutIntent } from '../donations/checkout-intent.entity';
 import { RecurringGift } from '../donations/recurring-gift.entity';
 import { Donor } from '../donors/donor.entity';
@@ -11,7 +13,34 @@ import { StripeEventRecord } from '../payments/stripe/stripe-event.entity';
 
 export const entities = [Campaign, Donor, CheckoutIntent, RecurringGift, LedgerEntry, CampaignTotals, StripeEventRecord];
 
-export function createDataSource(url: string, poolSize: number): DataSource {
+/** Grace beyond statement_timeout before the client gives up on a silent server (no answer at all). */
+const silenceGraceMs = (statementTimeoutMs: number) => Math.min(5_000, statementTimeoutMs);
+
+/**
+ * A pg client that, when the server stays silent past query_timeout (a stalled network, a frozen
+ * server), drops its connection instead of going back to the pool: the pool then opens fresh
+ * connections, and recovers by itself once the database answers again.
+ */
+class StallAwareClient extends pg.Client {
+  override query(...args: unknown[]): never {
+    const abandonOnSilence = (err: unknown) => {
+      if (err instanceof Error && err.message === 'Query read timeout') (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    };
+    const last = args.length - 1;
+    const callback = args[last];
+    if (typeof callback === 'function') {
+      args[last] = (err: unknown, result: unknown) => {
+        if (err) abandonOnSilence(err);
+        callback(err, result);
+      };
+    }
+    const result = (pg.Client.prototype.query as (...a: unknown[]) => unknown).apply(this, args);
+    if (result instanceof Promise) result.catch(abandonOnSilence);
+    return result as never;
+  }
+}
+
+export function createDataSource(url: string, poolSize: number, timeouts: DatabaseTimeouts = DEFAULT_DATABASE_TIMEOUTS): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
@@ -20,7 +49,20 @@ export function createDataSource(url: string, poolSize: number): DataSource {
     migrationsTableName: 'schema_migrations',
     synchronize: false,
     logging: false,
-    extra: { max: poolSize, connectionTimeoutMillis: 10_000 },
+    extra: {
+      Client: StallAwareClient,
+      max: poolSize,
+      // Bounds both opening a connection and waiting for a free one (then the app answers 503).
+      connectionTimeoutMillis: timeouts.connectTimeoutMs,
+      // Server side: a runaway statement, or a session stuck inside a transaction holding locks, ends.
+      statement_timeout: timeouts.statementTimeoutMs || undefined,
+      idle_in_transaction_session_timeout: timeouts.idleInTransactionTimeoutMs || undefined,
+      // Client side: a server that says nothing at all (a silent stall) cannot answer statement_timeout.
+      query_timeout: timeouts.statementTimeoutMs ? timeouts.statementTimeoutMs + silenceGraceMs(timeouts.statementTimeoutMs) : undefined,
+      // Lets the OS notice a peer that vanished without a word (a dropped NAT entry, a dead host).
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    },
   });
 }
 

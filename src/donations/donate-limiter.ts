@@ -1,59 +1,70 @@
-import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import { clientNetwork } from '../security/client-network';
+import { keyedHash } from '../security/secrets';
 
 export interface DonateLimits {
   perIpPerHour: number;
   perEmailPerHour: number;
   perCampaignPerMinute: number;
+  hardPerIpPerHour: number;
 }
 
-export interface LimitHit {
-  /** Seconds until another attempt is allowed. */
-  retryAfterSeconds: number;
+export interface IpAttempt {
+  /** Over the hard ceiling: refuse, and this is the real wait. */
+  refusedForSeconds: number | null;
+  /** Over the soft limit: the attempt needs a challenge. */
+  overLimit: boolean;
 }
 
-/** Keys are hashed: the counters table never holds an IP address or an email. */
-const keyOf = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 40);
+export interface GiftAttempt {
+  emailOverLimit: boolean;
+  campaignOverLimit: boolean;
+}
 
 /**
  * Card testers send thousands of small donate attempts from a few IPs (../shared/stripe/NOTES.md).
- * Before any Checkout Session is created, each attempt counts against its IP, its email and its
- * campaign, in Postgres so the limits hold across instances.
+ * Before any Checkout Session is created, each attempt counts against its IP network, its email and
+ * its campaign, in Postgres so the counts hold across instances. Over a limit the form asks for a
+ * challenge (so a stranger can switch nothing off for others); only an IP network over the hard
+ * ceiling is refused. Keys are keyed hashes: the table never holds an IP address or an email.
  */
 export class DonateLimiter {
   private readonly byIp: RateLimiterPostgres;
   private readonly byEmail: RateLimiterPostgres;
   private readonly byCampaign: RateLimiterPostgres;
 
-  constructor(pool: Pool, limits: DonateLimits) {
-    // The limiter names its prepared statements; the embedded PGlite shares one session between
-    // all connections, where a second PREPARE of the same name fails. Unnamed queries work on both.
-    const unnamed = { query: (q: { text: string; values?: unknown[] }) => pool.query({ text: q.text, values: q.values }) };
-    const store = { storeClient: unnamed, storeType: 'pool', tableName: 'rate_limits', tableCreated: true };
-    this.byIp = new RateLimiterPostgres({ ...store, keyPrefix: 'donate-ip', points: limits.perIpPerHour, duration: 3600 });
+  constructor(pool: Pool, private readonly limits: DonateLimits, private readonly hashKey: Buffer) {
+    const store = { storeClient: pool, storeType: 'pool', tableName: 'rate_limits', tableCreated: true };
+    this.byIp = new RateLimiterPostgres({ ...store, keyPrefix: 'donate-ip', points: limits.hardPerIpPerHour, duration: 3600 });
     this.byEmail = new RateLimiterPostgres({ ...store, keyPrefix: 'donate-email', points: limits.perEmailPerHour, duration: 3600 });
     this.byCampaign = new RateLimiterPostgres({ ...store, keyPrefix: 'donate-campaign', points: limits.perCampaignPerMinute, duration: 60 });
   }
 
-  /** Every POST counts against its IP, valid or not: probing the form is an attempt too. */
-  attemptFromIp(ip: string): Promise<LimitHit | null> {
-    return consume(this.byIp, keyOf(ip));
+  /** Every POST counts against its IP network, valid or not: probing the form is an attempt too. */
+  async attemptFromIp(ip: string): Promise<IpAttempt> {
+    const res = await consume(this.byIp, keyedHash(this.hashKey, clientNetwork(ip)));
+    if (res.over) return { refusedForSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)), overLimit: true };
+    return { refusedForSeconds: null, overLimit: res.consumedPoints > this.limits.perIpPerHour };
   }
 
-  /** A valid gift about to go to Stripe counts against its email and its campaign. */
-  async giftAttempt(email: string, campaignId: string): Promise<LimitHit | null> {
-    return (await consume(this.byEmail, keyOf(email.toLowerCase()))) ?? consume(this.byCampaign, campaignId);
+  /** Only a valid gift about to go to Stripe counts against its email and its campaign. */
+  async giftAttempt(email: string, campaignId: string): Promise<GiftAttempt> {
+    const [byEmail, byCampaign] = await Promise.all([
+      consume(this.byEmail, keyedHash(this.hashKey, email.toLowerCase())),
+      consume(this.byCampaign, campaignId),
+    ]);
+    return { emailOverLimit: byEmail.over, campaignOverLimit: byCampaign.over };
   }
 }
 
-async function consume(limiter: RateLimiterPostgres, key: string): Promise<LimitHit | null> {
+async function consume(limiter: RateLimiterPostgres, key: string): Promise<{ over: boolean; consumedPoints: number; msBeforeNext: number }> {
   try {
-    await limiter.consume(key);
-    return null;
+    const res = await limiter.consume(key);
+    return { over: false, consumedPoints: res.consumedPoints, msBeforeNext: res.msBeforeNext };
   } catch (rejection) {
     // The limiter rejects with RateLimiterRes when over the limit, with an Error when the store fails.
-    if (rejection instanceof RateLimiterRes) return { retryAfterSeconds: Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)) };
+    if (rejection instanceof RateLimiterRes) return { over: true, consumedPoints: rejection.consumedPoints, msBeforeNext: rejection.msBeforeNext };
     throw rejection;
   }
 }

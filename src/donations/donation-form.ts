@@ -24,12 +24,21 @@ export type DonationFormResult = { ok: true; value: DonationRequest } | { ok: fa
 const LIMITS = { name: 100, comment: 500, dedication: 200, email: 254 };
 const emailSchema = z.email();
 
+/**
+ * Characters nobody sees that change what others see: control characters (they break CSV and email
+ * headers), and invisible format characters (\p{Cf}), among them the bidirectional overrides and
+ * isolates (U+202A–U+202E, U+2066–U+2069), marks (U+200E, U+200F, U+061C) and zero-width spaces that
+ * can reverse or hide text on the donor wall. Zero-width (non-)joiners stay: emoji sequences and
+ * Persian or Indic names need them. Line and paragraph separators become plain line breaks.
+ */
+const INVISIBLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]|(?![\u200c\u200d])\p{Cf}/gu;
+const UNICODE_LINE_BREAK = /[\u2028\u2029]/g;
+
 /** A single text value from a urlencoded body; repeated or nested fields are not text. */
 function text(value: unknown): string | undefined | null {
   if (value === undefined) return undefined;
   if (typeof value !== 'string') return null;
-  // Control characters have no place in a name or comment (and break CSV and email headers).
-  return value.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '').trim();
+  return value.replace(INVISIBLE, '').replace(UNICODE_LINE_BREAK, '\n').trim();
 }
 
 function checkbox(value: unknown): boolean {

@@ -1,11 +1,14 @@
 import 'reflect-metadata';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '../../src/campaigns/campaign.entity';
-import { makeCampaign, startTestKettle, totalsOf, type TestKettle } from '../helpers/kettle';
+import { startDonation } from '../helpers/flows';
+import { appVariant, makeCampaign, startTestKettle, totalsOf, type TestKettle } from '../helpers/kettle';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // .ci/run installs Debian's chromium; a developer machine without it skips this file with a reason.
@@ -76,4 +79,33 @@ describe.skipIf(!haveChromium)(`a supporter in a real browser (${CHROMIUM})`, ()
     await page.getByText('Your card was declined.').waitFor();
     expect((await totalsOf(kettle, campaign.id)).kept.raised).toBe(2500);
   });
+
+  it('is asked for the proof-of-work check when gifts surge, solves it in the page and gives', async () => {
+    // A Kettle whose campaign limit is one gift a minute: the second donor meets the challenge.
+    const surge = appVariant(kettle, { config: { donateLimits: { perIpPerHour: 1_000_000, perEmailPerHour: 1_000_000, perCampaignPerMinute: 1, hardPerIpPerHour: 1_000_000 } } });
+    const server = createServer(surge);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const surging = await makeCampaign(kettle);
+      await startDonation(kettle, surging, { amount: '10', email: 'first@example.org' });
+
+      const page = await browser.newPage();
+      await page.goto(`${url}/campaigns/${surging.slug}`);
+      await page.getByLabel('$25').check();
+      await page.getByLabel('Email (for your receipt)').fill('second@example.org');
+      await page.getByRole('button', { name: 'Donate' }).click();
+      await page.getByText('We are seeing many donation attempts right now.').waitFor();
+      await expect(page.getByLabel('Email (for your receipt)').inputValue()).resolves.toBe('second@example.org');
+
+      // The widget (served from /assets/altcha) solves the challenge by itself and fills the form field.
+      await expect.poll(() => page.locator('input[name="altcha"]').inputValue(), { timeout: 60_000 }).not.toBe('');
+      await page.screenshot({ path: path.join(tmpdir(), 'kettle-challenge.png'), fullPage: true });
+      await page.getByRole('button', { name: 'Donate' }).click();
+      await page.waitForURL(`${kettle.emulator.url}/checkout/**`);
+      expect(await page.getByText('$25').count()).toBeGreaterThan(0);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }, 120_000);
 });

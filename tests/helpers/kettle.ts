@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { createApp } from '../../src/app';
 import type { Campaign } from '../../src/campaigns/campaign.entity';
@@ -122,4 +122,17 @@ export async function totalsOf(kettle: TestKettle, campaignId: string): Promise<
     kept: await keptTotals(kettle.dataSource.manager, campaignId),
     recomputed: await recomputeTotals(kettle.dataSource.manager, campaignId),
   };
+}
+
+/** Another app on the same database and emulator, with some settings, the logger or Stripe replaced. */
+export function appVariant(kettle: TestKettle, overrides: { config?: Partial<Config>; logger?: Logger; stripe?: Stripe }) {
+  return createApp({
+    config: { ...kettle.config, ...overrides.config },
+    dataSource: kettle.dataSource,
+    stripe: overrides.stripe ?? kettle.stripe,
+    webhookSecret: WEBHOOK_SECRET,
+    logger: overrides.logger ?? pino({ level: 'silent' }),
+    testMode: true,
+    checkoutOrigins: [kettle.emulator.url],
+  }).app;
 }
