@@ -27,6 +27,9 @@ export class WebhookInboxWorker {
   private exclusive: Promise<unknown> = Promise.resolve();
   private readonly pollMs: number;
   private stopped!: Promise<void>;
+  private signalListening: () => void = () => undefined;
+  /** Resolves once the LISTEN connection is up (the first time). */
+  readonly listening: Promise<void> = new Promise((resolve) => { this.signalListening = resolve; });
   private signalStopped: () => void = () => undefined;
 
   constructor(private readonly inbox: StripeInbox, private readonly logger: Logger, private readonly opts: WebhookInboxWorkerOptions) {
@@ -119,6 +122,7 @@ export class WebhookInboxWorker {
         await client.connect();
         await client.query(`LISTEN ${INBOX_CHANNEL}`);
         this.listener = client;
+        this.signalListening();
         failures = 0;
         this.wake(); // anything stored while nobody listened
         if (this.running) await closed;
