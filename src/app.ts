@@ -47,10 +47,10 @@ const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.s
 export function createApp(deps: AppDeps): App {
   const { config, dataSource, stripe, logger } = deps;
   const handlers = new StripeEventHandlers(stripe, logger);
-  const webhooks = new WebhookService(dataSource, stripe, deps.webhookSecret);
   const webhookWorker = new WebhookInboxWorker(new StripeInbox(dataSource, handlers, logger), logger, {
     connectionString: (dataSource.options as { url?: string }).url ?? null,
   });
+  const webhooks = new WebhookService(dataSource, stripe, deps.webhookSecret, () => webhookWorker.wake());
   const checkout = new CheckoutService(dataSource, stripe, config.baseUrl, config.orgName, logger);
   const limiter = new DonateLimiter((dataSource.driver as PostgresDriver).master, config.donateLimits);
   const donate = new DonateService(checkout, limiter, config.coverFees, logger);

@@ -78,7 +78,8 @@ export class WebhookInboxWorker {
     return run;
   }
 
-  private wake(): void {
+  /** Something became due (an event stored by this process, a notification): drain soon. */
+  wake(): void {
     this.woken = true;
     this.wakeUp?.();
   }

@@ -1,4 +1,4 @@
-import express, { Router } from 'express';
+import express, { Router, type RequestHandler, type Response } from 'express';
 import type { Logger } from '../../logger';
 import { WebhookSignatureError, type WebhookService } from './webhook.service';
 
@@ -16,15 +16,21 @@ export const WEBHOOK_BODY_LIMIT = '256kb';
  */
 export function webhookRoutes(webhooks: WebhookService, logger: Logger): Router {
   const router = Router();
-  router.post('/stripe/webhook', express.raw({ type: '*/*', limit: WEBHOOK_BODY_LIMIT }), async (req, res) => {
+  const refuse = (res: Response, reason: string) => {
+    logger.warn({ reason }, 'rejected webhook with a bad signature');
+    res.status(400).json({ error: 'invalid_signature', message: 'Webhook signature verification failed.' });
+  };
+  // Without a signature header nothing can verify: refuse before reading (and buffering) the body.
+  const signed: RequestHandler = (req, res, next) => (req.get('stripe-signature') ? next() : refuse(res, 'Missing Stripe-Signature header'));
+
+  router.post('/stripe/webhook', signed, express.raw({ type: '*/*', limit: WEBHOOK_BODY_LIMIT }), async (req, res) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let event;
     try {
       event = webhooks.verify(raw, req.get('stripe-signature'));
     } catch (err) {
       if (!(err instanceof WebhookSignatureError)) throw err;
-      logger.warn({ reason: err.message }, 'rejected webhook with a bad signature');
-      res.status(400).json({ error: 'invalid_signature', message: 'Webhook signature verification failed.' });
+      refuse(res, err.message);
       return;
     }
     try {

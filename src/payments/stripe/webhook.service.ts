@@ -15,10 +15,15 @@ export type ReceiveResult = 'stored' | 'retried' | 'duplicate';
  * applies it off the request path, so a surge costs one insert per delivery.
  */
 export class WebhookService {
+  /** True while a storing statement that NOTIFYs is under way in this process. */
+  private notifying = false;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly stripe: Stripe,
     private readonly webhookSecret: string,
+    /** Wakes this process's inbox worker once an event is stored (no round trip to the database). */
+    private readonly onStored: () => void = () => undefined,
   ) {}
 
   verify(rawBody: Buffer, signatureHeader: string | undefined): Stripe.Event {
@@ -31,11 +36,28 @@ export class WebhookService {
   }
 
   /**
-   * Stores a verified event in the inbox, idempotently, and wakes the worker: one round trip.
+   * Stores a verified event in the inbox, idempotently, and wakes the workers: one round trip.
    * A redelivery of an event waiting out a retry backoff makes it due now (Stripe retrying is as
    * good a moment as any); it never touches an event a worker holds for its first attempt.
+   *
+   * This process's worker is woken directly. Other instances' workers are woken by NOTIFY, sent
+   * by at most one storing statement at a time per process: Postgres serialises the commits of
+   * notifying transactions (flush included), so a NOTIFY with every event would cap a surge at
+   * one commit per disk flush. A missed NOTIFY costs nothing: the storing instance applies it.
    */
   async receive(event: Stripe.Event): Promise<ReceiveResult> {
+    const notify = !this.notifying;
+    if (notify) this.notifying = true;
+    try {
+      const how = await this.store(event, notify);
+      if (how !== 'duplicate') this.onStored();
+      return how;
+    } finally {
+      if (notify) this.notifying = false;
+    }
+  }
+
+  private async store(event: Stripe.Event, notify: boolean): Promise<ReceiveResult> {
     const rows: { how: 'stored' | 'retried' }[] = await this.dataSource.query(
       `WITH stored AS (
          INSERT INTO stripe_events (id, type, api_version, stripe_created_at, payload)
@@ -48,8 +70,8 @@ export class WebhookService {
        ), due AS (
          SELECT 'stored' AS how FROM stored UNION ALL SELECT 'retried' FROM retried
        )
-       SELECT how, pg_notify($6, '') FROM due`,
-      [event.id, event.type, event.api_version ?? null, new Date(event.created * 1000), JSON.stringify(event), INBOX_CHANNEL],
+       SELECT how, CASE WHEN $7 THEN pg_notify($6, '') END FROM due`,
+      [event.id, event.type, event.api_version ?? null, new Date(event.created * 1000), JSON.stringify(event), INBOX_CHANNEL, notify],
     );
     return rows[0]?.how ?? 'duplicate';
   }
