@@ -157,9 +157,10 @@ export class StripeInbox {
         const s = settlements.get(item.id)!;
         if (s.status === 'deferred' && s.awaiting && recorded.has(s.awaiting)) settlements.set(item.id, await applyOne(tx, item, totals, recorded));
       }
-      await totals.flush(tx);
       await this.write(tx, settlements);
       if (recorded.size) await this.requeueAwaiting(tx, [...recorded]);
+      // Last before commit: the campaign's hot totals row is held only from here to the commit.
+      await totals.flush(tx);
       return settlements;
     });
 
