@@ -121,6 +121,58 @@ describe('two workers at once', () => {
       recomputed: { raised: 0, gifts: 0, donors: 0 },
     });
   });
+  it('loses and doubles nothing when two batches deadlock on the same donors, taken in opposite orders', async () => {
+    const campaign = await makeCampaign(kettle);
+    const events = await undeliveredEventsOf(kettle, async () => {
+      for (const email of ['x@example.org', 'y@example.org', 'y@example.org', 'x@example.org']) {
+        await donateAndPay(kettle, campaign, { amount: '10', email });
+      }
+    });
+    kettle.emulator.setAutoDeliver(true);
+    const [x1, y1, y2, x2] = events.filter((e) => e.type === 'checkout.session.completed');
+    // Each batch applies in created order: A takes x then y, B takes y then x.
+    const t = Math.floor(Date.now() / 1000);
+    [x1.created, y1.created, y2.created, x2.created] = [t, t + 1, t, t + 1];
+
+    // Both batches pause after their first event, so each holds one donor the other needs next.
+    let bothHoldOne!: () => void;
+    const bothHeld = new Promise<void>((resolve) => { bothHoldOne = resolve; });
+    let aHoldsOne!: () => void;
+    const aHeld = new Promise<void>((resolve) => { aHoldsOne = resolve; });
+    let waiting = 2;
+    const pausing = (onPause: () => void) => {
+      const handlers = new StripeEventHandlers(kettle.stripe, logger);
+      const apply = handlers.apply.bind(handlers);
+      let paused = false;
+      handlers.apply = async (tx, event, prepared, totals) => {
+        const outcome = await apply(tx, event, prepared, totals);
+        if (!paused) {
+          paused = true;
+          onPause();
+          if (--waiting === 0) bothHoldOne();
+          await bothHeld;
+        }
+        return outcome;
+      };
+      return handlers;
+    };
+
+    await withAppWorkerStopped(async () => {
+      const a = extraWorker({ pollMs: 3_600_000, listen: false, handlers: pausing(aHoldsOne) });
+      const b = extraWorker({ pollMs: 3_600_000, listen: false, handlers: pausing(() => undefined) });
+      for (const event of [x1, y1]) await postEvent(kettle.app, event);
+      const drainA = a.drain();
+      await aHeld;
+      for (const event of [y2, x2]) await postEvent(kettle.app, event);
+      await Promise.all([drainA, b.drain()]);
+      await Promise.all([a.drain(), b.drain()]);
+    });
+    expect(await totalsOf(kettle, campaign.id)).toEqual({
+      kept: { raised: 4000, gifts: 4, donors: 2 },
+      recomputed: { raised: 4000, gifts: 4, donors: 2 },
+    });
+    for (const event of [x1, y1, y2, x2]) expect(await storedEvent(kettle, event.id)).toMatchObject({ status: 'processed' });
+  });
 });
 
 describe('three instances on one database', () => {
