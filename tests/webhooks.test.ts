@@ -271,6 +271,29 @@ describe('when the database fails', () => {
     });
   });
 
+  it('applies an event stored just before the database went away once it is back, exactly once', async () => {
+    const campaign = await makeCampaign(kettle);
+    const events = await undeliveredEventsOf(kettle, () => donateAndPay(kettle, campaign, { amount: '35', email: 'stored-then-outage@example.org' }));
+    const completed = eventOfType(events, 'checkout.session.completed');
+    await kettle.webhookWorker.stop();
+    try {
+      expect((await post(JSON.stringify(completed), sign(JSON.stringify(completed)))).status).toBe(200);
+      kettle.dbProxy!.cut();
+      await expect(kettle.webhookWorker.drain()).rejects.toThrow();
+      kettle.dbProxy!.restore();
+      await kettle.webhookWorker.drain();
+      await deliver(completed); // Stripe's redelivery finds it done
+    } finally {
+      kettle.dbProxy!.restore();
+      kettle.webhookWorker.start();
+    }
+    expect(await storedEvent(kettle, completed.id)).toMatchObject({ status: 'processed', attempts: 1 });
+    expect(await totalsOf(kettle, campaign.id)).toEqual({
+      kept: { raised: 3500, gifts: 1, donors: 1 },
+      recomputed: { raised: 3500, gifts: 1, donors: 1 },
+    });
+  });
+
   it('writes nothing when the transaction fails half-way, and the retry applies it once', async () => {
     const campaign = await makeCampaign(kettle);
     const events = await undeliveredEventsOf(kettle, () => donateAndPay(kettle, campaign, { amount: '45', email: 'halfway@example.org' }));
