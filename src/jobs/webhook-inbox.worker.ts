@@ -9,18 +9,18 @@ export interface WebhookInboxWorkerOptions {
   /** Fallback poll: a lost notification (a dropped LISTEN connection) strands nothing longer than this. */
   pollMs?: number;
   /**
-   * Batches applied at the same time by this process while a backlog lasts. Applying is bound by
-   * round trips, not CPU, so a second batch in flight nearly doubles the rate; they only queue
-   * on a campaign's totals row from the totals update to the commit.
+   * Batches applied at the same time by this process while a backlog lasts (default 2). Applying
+   * waits mostly on round trips, so a second batch works while the first waits; they queue on a
+   * campaign's totals row only from its update to the commit.
    */
   concurrency?: number;
 }
 
-
 /**
- * Drains the webhook inbox off the request path, in every instance: woken at once by NOTIFY from
- * the webhook route, and by a poll as a fallback. Batches within one process run one at a time;
- * instances share the work through the inbox's SKIP LOCKED claims. Holds no business rules.
+ * Drains the webhook inbox off the request path, in every instance: woken at once when this
+ * process stores an event, by NOTIFY when another instance does, and by a poll as a fallback.
+ * Instances, and the runners within one, share the work through the inbox's SKIP LOCKED claims.
+ * Holds no business rules.
  */
 export class WebhookInboxWorker {
   private running = false;
@@ -29,7 +29,7 @@ export class WebhookInboxWorker {
   private loopDone: Promise<void> = Promise.resolve();
   private listenDone: Promise<void> = Promise.resolve();
   private listener: Client | null = null;
-  /** Batches run one after another within this process: drain() queues behind the loop's work. */
+  /** Drains run one after another within this process: drain() queues behind the loop's work. */
   private exclusive: Promise<unknown> = Promise.resolve();
   private readonly pollMs: number;
   private stopped!: Promise<void>;
@@ -60,9 +60,9 @@ export class WebhookInboxWorker {
   }
 
   /**
-   * Applies everything due now, waiting for any batch already under way in this process, and
-   * resolves with how many events it claimed (when several runners share the work, the second
-   * runner's empty claim can come before the first runner's batch commits: it is awaited too). Tests use it to wait until delivered means applied.
+   * Applies everything due now, after any drain already under way in this process, and resolves
+   * with how many events it claimed once every runner found nothing left. Tests use it to wait
+   * until "delivered" means "applied".
    */
   drain(keepGoing: () => boolean = () => true): Promise<number> {
     const run = this.exclusive.catch(() => undefined).then(async () => {
