@@ -64,21 +64,24 @@ export async function recordLedgerEntry(tx: EntityManager, input: LedgerInput, t
 }
 
 async function recordGift(tx: EntityManager, gift: NewGift, totals: TotalsAccumulator): Promise<RecordResult> {
-  const [campaign] = await tx.query(`SELECT currency FROM campaigns WHERE id = $1`, [gift.campaignId]);
-  if (!campaign) throw new LedgerError(`Unknown campaign ${gift.campaignId}`);
-  assertSameCurrency(campaign.currency, gift.currency);
-
+  // The campaign and currency checks ride on the insert (one round trip per gift); when nothing
+  // was inserted, the slow path below tells an unknown campaign or a currency mismatch from a replay.
+  const currency = gift.currency.toLowerCase();
   const rows: { id: string }[] = await tx.query(
     `INSERT INTO ledger_entries (campaign_id, donor_id, kind, amount, currency, fee_cover_amount, source, frequency, renewal,
         checkout_intent_id, stripe_checkout_session_id, stripe_invoice_id, stripe_payment_intent_id, stripe_subscription_id, occurred_at)
-     VALUES ($1, $2, 'gift', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+     SELECT c.id, $2, 'gift', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
+       FROM campaigns c WHERE c.id = $1 AND c.currency = $4
      ON CONFLICT DO NOTHING
      RETURNING id`,
-    [gift.campaignId, gift.donorId, gift.amount, gift.currency.toLowerCase(), gift.feeCoverAmount ?? 0, gift.source,
+    [gift.campaignId, gift.donorId, gift.amount, currency, gift.feeCoverAmount ?? 0, gift.source,
       gift.frequency, gift.renewal ?? false, gift.checkoutIntentId ?? null, gift.stripeCheckoutSessionId ?? null,
       gift.stripeInvoiceId ?? null, gift.stripePaymentIntentId ?? null, gift.stripeSubscriptionId ?? null, gift.occurredAt],
   );
   if (rows.length === 0) {
+    const [campaign] = await tx.query(`SELECT currency FROM campaigns WHERE id = $1`, [gift.campaignId]);
+    if (!campaign) throw new LedgerError(`Unknown campaign ${gift.campaignId}`);
+    assertSameCurrency(campaign.currency, gift.currency);
     await assertReplayOf(tx, 'gift', [
       ['stripe_checkout_session_id', gift.stripeCheckoutSessionId],
       ['stripe_invoice_id', gift.stripeInvoiceId],

@@ -36,7 +36,8 @@ export class WebhookService {
   }
 
   /**
-   * Stores a verified event in the inbox, idempotently, and wakes the workers: one round trip.
+   * Stores a verified event in the inbox, idempotently, and wakes the workers: one round trip
+   * (two for a duplicate).
    * A redelivery of an event waiting out a retry backoff makes it due now (Stripe retrying is as
    * good a moment as any); it never touches an event a worker holds for its first attempt.
    *
@@ -57,22 +58,24 @@ export class WebhookService {
     }
   }
 
+  /**
+   * A plain INSERT on the common path: a CTE that also tried the backoff update cost half the
+   * storing rate under a surge. Only a duplicate pays a second statement.
+   */
   private async store(event: Stripe.Event, notify: boolean): Promise<ReceiveResult> {
-    const rows: { how: 'stored' | 'retried' }[] = await this.dataSource.query(
-      `WITH stored AS (
-         INSERT INTO stripe_events (id, type, api_version, stripe_created_at, payload)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING
-         RETURNING id
-       ), retried AS (
-         UPDATE stripe_events SET next_attempt_at = now()
-          WHERE id = $1 AND status = 'received' AND attempts > 0 AND next_attempt_at > now()
-         RETURNING id
-       ), due AS (
-         SELECT 'stored' AS how FROM stored UNION ALL SELECT 'retried' FROM retried
-       )
-       SELECT how, CASE WHEN $7 THEN pg_notify($6, '') END FROM due`,
+    const stored: unknown[] = await this.dataSource.query(
+      `INSERT INTO stripe_events (id, type, api_version, stripe_created_at, payload)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING
+       RETURNING CASE WHEN $7 THEN pg_notify($6, '') END`,
       [event.id, event.type, event.api_version ?? null, new Date(event.created * 1000), JSON.stringify(event), INBOX_CHANNEL, notify],
     );
-    return rows[0]?.how ?? 'duplicate';
+    if (stored.length) return 'stored';
+    const [retried] = await this.dataSource.query(
+      `UPDATE stripe_events SET next_attempt_at = now()
+        WHERE id = $1 AND status = 'received' AND attempts > 0 AND next_attempt_at > now()
+       RETURNING CASE WHEN $3 THEN pg_notify($2, '') END`,
+      [event.id, INBOX_CHANNEL, notify],
+    ) as [unknown[], number];
+    return retried.length ? 'retried' : 'duplicate';
   }
 }
