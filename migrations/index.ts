@@ -1,5 +1,6 @@
 import { MoneyLoop1764230400000 } from './1764230400000-MoneyLoop';
 import { DonateRateLimits1764234000000 } from './1764234000000-DonateRateLimits';
+import { WebhookInboxWorker1764300000000 } from './1764300000000-WebhookInboxWorker';
 import { DonateChallenges1764310000000 } from './1764310000000-DonateChallenges';
 import { PersonalDataRetention1764320000000 } from './1764320000000-PersonalDataRetention';
 import { DonorWallIndex1764330000000 } from './1764330000000-DonorWallIndex';
@@ -8,6 +9,7 @@ import { DonorWallIndex1764330000000 } from './1764330000000-DonorWallIndex';
 export const migrations = [
   MoneyLoop1764230400000,
   DonateRateLimits1764234000000,
+  WebhookInboxWorker1764300000000,
   DonateChallenges1764310000000,
   PersonalDataRetention1764320000000,
   DonorWallIndex1764330000000,

@@ -12,8 +12,10 @@ import { CheckoutService } from './donations/checkout.service';
 import { DonateLimiter } from './donations/donate-limiter';
 import { DonateService } from './donations/donate.service';
 import { donationRoutes } from './donations/donation.routes';
+import { WebhookInboxWorker } from './jobs/webhook-inbox.worker';
 import type { Logger } from './logger';
 import { StripeEventHandlers } from './payments/stripe/event-handlers';
+import { StripeInbox } from './payments/stripe/inbox';
 import type { Stripe } from './payments/stripe/stripe-client';
 import { webhookRoutes } from './payments/stripe/webhook.routes';
 import { WebhookService } from './payments/stripe/webhook.service';
@@ -40,6 +42,8 @@ export interface AppDeps {
 export interface App {
   app: Express;
   webhooks: WebhookService;
+  /** Applies stored webhook events; the caller starts it (server, tests) and stops it on shutdown. */
+  webhookWorker: WebhookInboxWorker;
 }
 
 const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
@@ -50,7 +54,10 @@ const ALTCHA_DIST = path.resolve(path.dirname(require.resolve('altcha')), '..');
 export function createApp(deps: AppDeps): App {
   const { config, dataSource, stripe, logger } = deps;
   const handlers = new StripeEventHandlers(stripe, logger);
-  const webhooks = new WebhookService(dataSource, stripe, deps.webhookSecret, handlers, logger);
+  const webhookWorker = new WebhookInboxWorker(new StripeInbox(dataSource, handlers, logger), logger, {
+    connectionString: (dataSource.options as { url?: string }).url ?? null,
+  });
+  const webhooks = new WebhookService(dataSource, stripe, deps.webhookSecret, () => webhookWorker.wake());
   const checkout = new CheckoutService(dataSource, stripe, config.baseUrl, config.orgName, logger);
   const limiter = new DonateLimiter((dataSource.driver as PostgresDriver).master, config.donateLimits, deriveSecret(config.sessionSecret, 'rate-limit-keys'));
   const challenge = createHumanChallenge(config.captcha, dataSource, config.sessionSecret);
@@ -121,5 +128,5 @@ export function createApp(deps: AppDeps): App {
 
   app.use(notFound);
   app.use(errorHandler(logger));
-  return { app, webhooks };
+  return { app, webhooks, webhookWorker };
 }

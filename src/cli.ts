@@ -10,7 +10,6 @@ import { EmbeddedPostgresError } from './db/embedded';
 import { verifyAllTotals } from './ledger/ledger.service';
 import { createLogger, type Logger } from './logger';
 import { formatMoney, isSupportedCurrency, parseMajorAmount, SUPPORTED_CURRENCIES } from './money';
-import { StripeEventHandlers } from './payments/stripe/event-handlers';
 import { LookbackError, parseLookback, ReconcileService } from './payments/stripe/reconcile.service';
 import { createStripeClient } from './payments/stripe/stripe-client';
 import { WebhookService } from './payments/stripe/webhook.service';
@@ -156,7 +155,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
 /** The webhook inbox as the server builds it: reconcile stores through the same receive(). */
 function reconcileService(config: Config, dataSource: DataSource, logger: Logger): ReconcileService {
   const stripe = createStripeClient({ secretKey: config.stripe.secretKey!, apiBase: config.stripe.apiBase });
-  const webhooks = new WebhookService(dataSource, stripe, config.stripe.webhookSecret!, new StripeEventHandlers(stripe, logger), logger);
+  const webhooks = new WebhookService(dataSource, stripe, config.stripe.webhookSecret!);
   return new ReconcileService(dataSource, stripe, webhooks, logger);
 }
 

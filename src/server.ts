@@ -60,7 +60,7 @@ async function main() {
     if (demo) logger.info({ slug: demo.slug }, 'seeded the demo campaign');
   }
 
-  const { app, webhooks } = createApp({
+  const { app, webhooks, webhookWorker } = createApp({
     config,
     dataSource: database.dataSource,
     logger,
@@ -77,11 +77,8 @@ async function main() {
   stripeSetup.emulator?.setWebhook({ url: `http://127.0.0.1:${config.port}/stripe/webhook`, secret: stripeSetup.webhookSecret });
   logger.info({ url: config.baseUrl }, `Kettle is listening on ${config.baseUrl}`);
 
-  // Picks up events an outage or a crash left unfinished, and deferred ones whose gift arrived meanwhile.
-  const retryUnfinished = () => webhooks.retryUnfinished().catch((err) => logger.error({ err }, 'retrying unfinished webhook events failed'));
-  void retryUnfinished();
-  const retryTimer = setInterval(retryUnfinished, 60_000);
-  retryTimer.unref();
+  // Applies stored webhook events (and retries, and deferred ones) off the request path.
+  webhookWorker.start();
   const jobs = startKettleJobs({ dataSource: database.dataSource, stripe: stripeSetup.stripe, inbox: webhooks, dataRetentionDays: config.dataRetentionDays, logger });
 
   let stopping = false;
@@ -90,8 +87,8 @@ async function main() {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     setTimeout(() => process.exit(1), 10_000).unref();
-    clearInterval(retryTimer);
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await webhookWorker.stop();
     await jobs.stop();
     await stripeSetup.emulator?.close();
     await database.close();

@@ -6,6 +6,7 @@ import { createCampaign } from '../src/campaigns/campaign.service';
 import { createDataSource, runMigrations } from '../src/db/data-source';
 import { upsertDonor } from '../src/donors/donor.service';
 import { keptTotals, LedgerError, recomputeTotals, recordLedgerEntry, verifyAllTotals } from '../src/ledger/ledger.service';
+import { TotalsAccumulator } from '../src/ledger/totals-accumulator';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 
 let db: TestDatabase;
@@ -34,10 +35,11 @@ const gift = (campaign: Campaign, donorId: string | null, amount: number, paymen
     kind: 'gift', campaignId: campaign.id, donorId, amount, currency: campaign.currency, source: 'stripe',
     frequency: 'once', stripePaymentIntentId: paymentIntent, occurredAt: new Date(),
   }));
-const refund = (giftEntryId: string, amount: number, refundId: string) =>
+const refund = (giftEntryId: string, amount: number, refundId: string, kind: 'refund' | 'refund_reversal' = 'refund') =>
   dataSource.transaction((tx) => recordLedgerEntry(tx, {
-    kind: 'refund', giftEntryId, amount, currency: 'usd', stripeRefundId: refundId, occurredAt: new Date(),
+    kind, giftEntryId, amount, currency: 'usd', stripeRefundId: refundId, occurredAt: new Date(),
   }));
+const reverse = (giftEntryId: string, amount: number, refundId: string) => refund(giftEntryId, amount, refundId, 'refund_reversal');
 
 describe('migrations', () => {
   it('run once when two instances start at the same time', async () => {
@@ -101,6 +103,46 @@ describe('the ledger', () => {
     const checks = await verifyAllTotals(dataSource.manager);
     expect(checks.every((c) => c.matches)).toBe(true);
     expect(await keptTotals(dataSource.manager, campaign.id)).toMatchObject({ gifts: 20, donors: 5 });
+  });
+
+  it('adds back a refund that failed after it succeeded, once, and the gift and donor count again', async () => {
+    const campaign = await newCampaign();
+    const d = await donor('reversal@example.org');
+    const g = await gift(campaign, d, 4000, 'pi_reversal');
+    await refund(g.entryId!, 4000, 're_bounced');
+    expect(await keptTotals(dataSource.manager, campaign.id)).toEqual({ raised: 0, gifts: 0, donors: 0 });
+    expect((await reverse(g.entryId!, 4000, 're_bounced')).created).toBe(true);
+    expect(await reverse(g.entryId!, 4000, 're_bounced')).toEqual({ created: false, entryId: null });
+    expect(await keptTotals(dataSource.manager, campaign.id)).toEqual({ raised: 4000, gifts: 1, donors: 1 });
+    expect(await recomputeTotals(dataSource.manager, campaign.id)).toEqual({ raised: 4000, gifts: 1, donors: 1 });
+  });
+
+  it('refuses to reverse a refund it never recorded, or for another amount', async () => {
+    const campaign = await newCampaign();
+    const g = await gift(campaign, null, 3000, 'pi_no_reversal');
+    await expect(reverse(g.entryId!, 3000, 're_never_recorded')).rejects.toThrow(/No recorded refund/);
+    await refund(g.entryId!, 1000, 're_partial');
+    await expect(reverse(g.entryId!, 3000, 're_partial')).rejects.toThrow(/its reversal gives back 3000/);
+    expect(await keptTotals(dataSource.manager, campaign.id)).toEqual({ raised: 2000, gifts: 1, donors: 0 });
+  });
+
+  it('moves kept totals once per campaign when a transaction gathers its entries, equal to a recomputation at commit', async () => {
+    const campaign = await newCampaign();
+    const d = await donor('batch@example.org');
+    await dataSource.transaction(async (tx) => {
+      const totals = new TotalsAccumulator();
+      for (let i = 0; i < 5; i++) {
+        await recordLedgerEntry(tx, {
+          kind: 'gift', campaignId: campaign.id, donorId: d, amount: 1000, currency: 'usd', source: 'stripe',
+          frequency: 'once', stripePaymentIntentId: `pi_batch_${i}`, occurredAt: new Date(),
+        }, totals);
+      }
+      // Nothing moved yet: the caller flushes just before its commit.
+      expect(await keptTotals(tx, campaign.id)).toEqual({ raised: 0, gifts: 0, donors: 0 });
+      await totals.flush(tx);
+    });
+    expect(await keptTotals(dataSource.manager, campaign.id)).toEqual({ raised: 5000, gifts: 5, donors: 1 });
+    expect((await verifyAllTotals(dataSource.manager)).every((c) => c.matches)).toBe(true);
   });
 
   it('refuses a different payment that collides on a Stripe id instead of dropping it as a replay', async () => {

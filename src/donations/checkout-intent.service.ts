@@ -9,16 +9,20 @@ export function asUuid(value: unknown): string | null {
   return typeof value === 'string' && UUID.test(value) ? value : null;
 }
 
-/** Our checkout intent for a Checkout Session: by the session id we stored, or the reference we sent with it. */
-export async function findIntentForSession(
-  tx: EntityManager,
-  session: { id: string; reference: string | null },
-): Promise<CheckoutIntent | null> {
-  const repo = tx.getRepository(CheckoutIntent);
-  const bySession = await repo.findOneBy({ stripeCheckoutSessionId: session.id });
-  if (bySession) return bySession;
-  const ref = asUuid(session.reference);
-  return ref ? repo.findOneBy({ id: ref }) : null;
+/** Our checkout intent for a Checkout Session: only the one that stored this session id when it created it. */
+export function findIntentForSession(tx: EntityManager, sessionId: string): Promise<CheckoutIntent | null> {
+  return tx.getRepository(CheckoutIntent).findOneBy({ stripeCheckoutSessionId: sessionId });
+}
+
+/**
+ * True while the named intent is between asking Stripe for its Checkout Session and storing the
+ * session's id (CheckoutService.start): a webhook for that session may arrive in that window.
+ */
+export async function intentStillStarting(tx: EntityManager, reference: string | null): Promise<boolean> {
+  const id = asUuid(reference);
+  if (!id) return false;
+  const rows = await tx.query(`SELECT 1 FROM checkout_intents WHERE id = $1 AND status = 'pending' AND stripe_checkout_session_id IS NULL`, [id]);
+  return rows.length > 0;
 }
 
 export function findIntent(tx: EntityManager, id: string | null): Promise<CheckoutIntent | null> {

@@ -2,13 +2,15 @@ import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeor
 import { bigintNumber } from '../db/columns';
 import type { Frequency } from '../campaigns/campaign.entity';
 
-export type LedgerEntryKind = 'gift' | 'refund' | 'dispute_lost';
+export type LedgerEntryKind = 'gift' | 'refund' | 'dispute_lost' | 'refund_reversal';
 export type LedgerSource = 'stripe' | 'offline';
 
 /**
  * One movement of money, never updated. Gifts are positive; refunds and lost disputes are
- * negative and point at the gift they reduce. Each Stripe id is UNIQUE: one Stripe object
- * that moves money maps to at most one row, whatever replays or reorders deliver.
+ * negative and point at the gift they reduce; a refund reversal (a refund that failed after it
+ * succeeded) is positive and points at the same gift. Each Stripe id is UNIQUE (a refund's per
+ * kind: its refund row and at most one reversal): one Stripe object that moves money maps to at
+ * most one row of each kind, whatever replays or reorders deliver.
  */
 @Entity({ name: 'ledger_entries' })
 export class LedgerEntry {

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { Frequency } from '../campaigns/campaign.entity';
 import type { LedgerEntryKind, LedgerSource } from './ledger-entry.entity';
+import { TotalsAccumulator } from './totals-accumulator';
 
 export interface NewGift {
   kind: 'gift';
@@ -21,10 +22,11 @@ export interface NewGift {
 }
 
 export interface NewAdjustment {
-  kind: 'refund' | 'dispute_lost';
-  /** The gift this reduces; campaign, donor and currency come from it. */
+  /** refund and dispute_lost subtract; refund_reversal adds back a refund that failed after it succeeded. */
+  kind: 'refund' | 'dispute_lost' | 'refund_reversal';
+  /** The gift this adjusts; campaign, donor and currency come from it. */
   giftEntryId: string;
-  /** Positive amount to subtract, in minor units. */
+  /** Positive amount to subtract (or, for a reversal, to add back), in minor units. */
   amount: number;
   currency: string;
   stripeRefundId?: string | null;
@@ -46,34 +48,41 @@ export class LedgerError extends Error {}
  * The one way money enters the ledger, whatever its source (webhook, reconciliation, offline gift).
  * Must run inside the caller's transaction: it inserts the entry (a replay of the same Stripe
  * object is a no-op thanks to the UNIQUE Stripe ids) and moves the kept totals by the same amount.
+ *
+ * With `totals`, the totals move is only gathered there and the caller flushes it before its
+ * commit (the webhook worker does, once per batch); without, it is written here at once.
  */
-export async function recordLedgerEntry(tx: EntityManager, input: LedgerInput): Promise<RecordResult> {
+export async function recordLedgerEntry(tx: EntityManager, input: LedgerInput, totals?: TotalsAccumulator): Promise<RecordResult> {
   if (!tx.queryRunner?.isTransactionActive) throw new LedgerError('recordLedgerEntry must run inside a transaction');
   if (!Number.isSafeInteger(input.amount) || input.amount <= 0) {
     throw new LedgerError(`Ledger amounts are positive integers in minor units, got ${input.amount}`);
   }
-  return input.kind === 'gift' ? recordGift(tx, input) : recordAdjustment(tx, input);
+  const moves = totals ?? new TotalsAccumulator();
+  const result = input.kind === 'gift' ? await recordGift(tx, input, moves) : await recordAdjustment(tx, input, moves);
+  if (!totals) await moves.flush(tx);
+  return result;
 }
 
-async function recordGift(tx: EntityManager, gift: NewGift): Promise<RecordResult> {
-  const [campaign] = await tx.query(`SELECT currency FROM campaigns WHERE id = $1`, [gift.campaignId]);
-  if (!campaign) throw new LedgerError(`Unknown campaign ${gift.campaignId}`);
-  assertSameCurrency(campaign.currency, gift.currency);
-  // Lock the campaign's totals first: every writer for one campaign takes the same lock in the same order.
-  await lockTotals(tx, gift.campaignId);
-
+async function recordGift(tx: EntityManager, gift: NewGift, totals: TotalsAccumulator): Promise<RecordResult> {
+  // The campaign and currency checks ride on the insert (one round trip per gift); when nothing
+  // was inserted, the slow path below tells an unknown campaign or a currency mismatch from a replay.
+  const currency = gift.currency.toLowerCase();
   const rows: { id: string }[] = await tx.query(
     `INSERT INTO ledger_entries (campaign_id, donor_id, kind, amount, currency, fee_cover_amount, source, frequency, renewal,
         checkout_intent_id, stripe_checkout_session_id, stripe_invoice_id, stripe_payment_intent_id, stripe_subscription_id, occurred_at)
-     VALUES ($1, $2, 'gift', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+     SELECT c.id, $2, 'gift', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
+       FROM campaigns c WHERE c.id = $1 AND c.currency = $4
      ON CONFLICT DO NOTHING
      RETURNING id`,
-    [gift.campaignId, gift.donorId, gift.amount, gift.currency.toLowerCase(), gift.feeCoverAmount ?? 0, gift.source,
+    [gift.campaignId, gift.donorId, gift.amount, currency, gift.feeCoverAmount ?? 0, gift.source,
       gift.frequency, gift.renewal ?? false, gift.checkoutIntentId ?? null, gift.stripeCheckoutSessionId ?? null,
       gift.stripeInvoiceId ?? null, gift.stripePaymentIntentId ?? null, gift.stripeSubscriptionId ?? null, gift.occurredAt],
   );
   if (rows.length === 0) {
-    await assertReplayOf(tx, [
+    const [campaign] = await tx.query(`SELECT currency FROM campaigns WHERE id = $1`, [gift.campaignId]);
+    if (!campaign) throw new LedgerError(`Unknown campaign ${gift.campaignId}`);
+    assertSameCurrency(campaign.currency, gift.currency);
+    await assertReplayOf(tx, 'gift', [
       ['stripe_checkout_session_id', gift.stripeCheckoutSessionId],
       ['stripe_invoice_id', gift.stripeInvoiceId],
       ['stripe_payment_intent_id', gift.stripePaymentIntentId],
@@ -82,47 +91,61 @@ async function recordGift(tx: EntityManager, gift: NewGift): Promise<RecordResul
   }
 
   const donorBecameCounted = gift.donorId ? await moveDonorNet(tx, gift.campaignId, gift.donorId, gift.amount) : 0;
-  await moveTotals(tx, gift.campaignId, { raised: gift.amount, gifts: 1, donors: donorBecameCounted });
+  totals.add(gift.campaignId, { raised: gift.amount, gifts: 1, donors: donorBecameCounted });
   return { created: true, entryId: rows[0].id };
 }
 
-async function recordAdjustment(tx: EntityManager, adj: NewAdjustment): Promise<RecordResult> {
+async function recordAdjustment(tx: EntityManager, adj: NewAdjustment, totals: TotalsAccumulator): Promise<RecordResult> {
   const [gift] = await tx.query(`SELECT id, campaign_id, donor_id, currency FROM ledger_entries WHERE id = $1 AND kind = 'gift'`, [adj.giftEntryId]);
   if (!gift) throw new LedgerError(`Unknown gift ${adj.giftEntryId}`);
   assertSameCurrency(gift.currency, adj.currency);
-  await lockTotals(tx, gift.campaign_id);
-  // Serialises adjustments of one gift, so its net is read after any concurrent refund commits.
+  // Serialises adjustments of one gift, so its net is read after any concurrent adjustment commits.
   await tx.query(`SELECT id FROM ledger_entries WHERE id = $1 FOR UPDATE`, [gift.id]);
+  if (adj.kind === 'refund_reversal') await assertReversible(tx, gift.id, adj);
   const netBefore = await giftNet(tx, gift.id);
 
+  const signed = adj.kind === 'refund_reversal' ? adj.amount : -adj.amount;
   const rows: { id: string }[] = await tx.query(
     `INSERT INTO ledger_entries (campaign_id, donor_id, kind, amount, currency, source, gift_entry_id,
         stripe_refund_id, stripe_dispute_id, occurred_at)
      VALUES ($1, $2, $3, $4, $5, 'stripe', $6, $7, $8, $9)
      ON CONFLICT DO NOTHING
      RETURNING id`,
-    [gift.campaign_id, gift.donor_id, adj.kind satisfies LedgerEntryKind, -adj.amount, gift.currency, gift.id,
+    [gift.campaign_id, gift.donor_id, adj.kind satisfies LedgerEntryKind, signed, gift.currency, gift.id,
       adj.stripeRefundId ?? null, adj.stripeDisputeId ?? null, adj.occurredAt],
   );
   if (rows.length === 0) {
-    await assertReplayOf(tx, [['stripe_refund_id', adj.stripeRefundId], ['stripe_dispute_id', adj.stripeDisputeId]]);
+    await assertReplayOf(tx, adj.kind, [['stripe_refund_id', adj.stripeRefundId], ['stripe_dispute_id', adj.stripeDisputeId]]);
     return { created: false, entryId: null };
   }
 
-  const netAfter = netBefore - adj.amount;
-  const giftStoppedCounting = netBefore > 0 && netAfter <= 0 ? -1 : 0;
-  const donorChange = gift.donor_id ? await moveDonorNet(tx, gift.campaign_id, gift.donor_id, -adj.amount) : 0;
-  await moveTotals(tx, gift.campaign_id, { raised: -adj.amount, gifts: giftStoppedCounting, donors: donorChange });
+  const netAfter = netBefore + signed;
+  const giftCountChange = netBefore > 0 && netAfter <= 0 ? -1 : netBefore <= 0 && netAfter > 0 ? 1 : 0;
+  const donorChange = gift.donor_id ? await moveDonorNet(tx, gift.campaign_id, gift.donor_id, signed) : 0;
+  totals.add(gift.campaign_id, { raised: signed, gifts: giftCountChange, donors: donorChange });
   return { created: true, entryId: rows[0].id };
+}
+
+/** A reversal gives back exactly a refund this gift recorded, never money that was not taken. */
+async function assertReversible(tx: EntityManager, giftId: string, adj: NewAdjustment) {
+  if (!adj.stripeRefundId) throw new LedgerError('A refund reversal names the refund it reverses');
+  const [refund] = await tx.query(
+    `SELECT amount FROM ledger_entries WHERE stripe_refund_id = $1 AND kind = 'refund' AND gift_entry_id = $2`,
+    [adj.stripeRefundId, giftId],
+  );
+  if (!refund) throw new LedgerError(`No recorded refund ${adj.stripeRefundId} of gift ${giftId} to reverse`);
+  if (-Number(refund.amount) !== adj.amount) {
+    throw new LedgerError(`Refund ${adj.stripeRefundId} took ${-Number(refund.amount)}, its reversal gives back ${adj.amount}`);
+  }
 }
 
 /**
  * A conflict on insert must be the same Stripe object recorded again (a replay). Anything else
  * (say, an invoice whose PaymentIntent is already another gift's) would silently drop money.
  */
-async function assertReplayOf(tx: EntityManager, identity: [column: string, value: string | null | undefined][]) {
+async function assertReplayOf(tx: EntityManager, kind: LedgerEntryKind, identity: [column: string, value: string | null | undefined][]) {
   const [column, value] = identity.find(([, v]) => v) ?? [];
-  const [existing] = column ? await tx.query(`SELECT id FROM ledger_entries WHERE ${column} = $1`, [value]) : [];
+  const [existing] = column ? await tx.query(`SELECT id FROM ledger_entries WHERE ${column} = $1 AND kind = $2`, [value, kind]) : [];
   if (!existing) throw new LedgerError(`Ledger entry conflicts with a different entry on a Stripe id (${identity.map(([c, v]) => `${c}=${v ?? '-'}`).join(', ')})`);
 }
 
@@ -130,15 +153,6 @@ function assertSameCurrency(expected: string, actual: string) {
   if (expected.trim().toLowerCase() !== actual.toLowerCase()) {
     throw new LedgerError(`Currency mismatch: campaign counts in ${expected}, entry is in ${actual}`);
   }
-}
-
-const LOCK_TOTALS = `SELECT campaign_id FROM campaign_totals WHERE campaign_id = $1 FOR UPDATE`;
-
-async function lockTotals(tx: EntityManager, campaignId: string) {
-  if ((await tx.query(LOCK_TOTALS, [campaignId])).length) return;
-  // createCampaign makes the row; this covers a campaign inserted any other way.
-  await tx.query(`INSERT INTO campaign_totals (campaign_id) VALUES ($1) ON CONFLICT DO NOTHING`, [campaignId]);
-  await tx.query(LOCK_TOTALS, [campaignId]);
 }
 
 async function giftNet(tx: EntityManager, giftId: string): Promise<number> {
@@ -164,18 +178,14 @@ async function moveDonorNet(tx: EntityManager, campaignId: string, donorId: stri
   return 0;
 }
 
-async function moveTotals(tx: EntityManager, campaignId: string, delta: { raised: number; gifts: number; donors: number }) {
-  await tx.query(
-    `UPDATE campaign_totals
-        SET raised_amount = raised_amount + $2, gift_count = gift_count + $3, donor_count = donor_count + $4, updated_at = now()
-      WHERE campaign_id = $1`,
-    [campaignId, delta.raised, delta.gifts, delta.donors],
-  );
-}
-
 export async function findGiftByPaymentIntent(tx: EntityManager, paymentIntentId: string): Promise<{ id: string } | null> {
   const [gift] = await tx.query(`SELECT id FROM ledger_entries WHERE stripe_payment_intent_id = $1 AND kind = 'gift'`, [paymentIntentId]);
   return gift ?? null;
+}
+
+export async function refundIsRecorded(tx: EntityManager, stripeRefundId: string): Promise<boolean> {
+  const rows = await tx.query(`SELECT 1 FROM ledger_entries WHERE stripe_refund_id = $1 AND kind = 'refund'`, [stripeRefundId]);
+  return rows.length > 0;
 }
 
 export interface Totals {

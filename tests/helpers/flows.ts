@@ -1,7 +1,8 @@
+import type { Express } from 'express';
 import request from 'supertest';
-import type Stripe from 'stripe';
+import Stripe from 'stripe';
 import type { Campaign } from '../../src/campaigns/campaign.entity';
-import type { TestKettle } from './kettle';
+import { WEBHOOK_SECRET, type TestKettle } from './kettle';
 
 export const CARDS = {
   visa: '4242424242424242',
@@ -55,4 +56,37 @@ export function eventOfType(events: Stripe.Event[], type: string): Stripe.Event 
   const event = events.find((e) => e.type === type);
   if (!event) throw new Error(`no ${type} event among ${events.map((e) => e.type).join(', ')}`);
   return event;
+}
+
+/** A Stripe-Signature header for the payload, made as Stripe makes it. */
+export const signPayload = (payload: string, opts: { secret?: string; timestamp?: number } = {}) =>
+  Stripe.webhooks.generateTestHeaderString({ payload, secret: opts.secret ?? WEBHOOK_SECRET, timestamp: opts.timestamp });
+
+/** Posts a payload to an app's webhook route with the given signature header. */
+export const postWebhook = (app: Express, payload: string, header: string) =>
+  request(app).post('/stripe/webhook').set('Content-Type', 'application/json').set('Stripe-Signature', header).send(payload);
+
+/** Posts an event signed as Stripe signs it (stored only: the inbox worker applies it). */
+export const postEvent = (app: Express, event: Stripe.Event) => {
+  const payload = JSON.stringify(event, null, 2);
+  return postWebhook(app, payload, signPayload(payload));
+};
+
+/**
+ * Delivers an event as Stripe would and waits until Kettle has applied it: the route stores it,
+ * the inbox worker applies everything due.
+ */
+export async function deliverEvent(kettle: TestKettle, event: Stripe.Event) {
+  const res = await postEvent(kettle.app, event);
+  await kettle.webhookWorker.drain();
+  return res;
+}
+
+/** The inbox row of an event. */
+export async function storedEvent(kettle: TestKettle, eventId: string) {
+  const [row] = await kettle.dataSource.query(
+    `SELECT status, attempts, last_error, outcome_reason, awaiting, next_attempt_at > now() AS waiting FROM stripe_events WHERE id = $1`,
+    [eventId],
+  );
+  return row as { status: string; attempts: number; last_error: string | null; outcome_reason: string | null; awaiting: string | null; waiting: boolean } | undefined;
 }

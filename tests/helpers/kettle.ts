@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../../src/config';
 import { createDataSource, runMigrations } from '../../src/db/data-source';
 import { keptTotals, recomputeTotals, type Totals } from '../../src/ledger/ledger.service';
 import { createStripeClient, type Stripe } from '../../src/payments/stripe/stripe-client';
+import type { WebhookInboxWorker } from '../../src/jobs/webhook-inbox.worker';
 import type { WebhookService } from '../../src/payments/stripe/webhook.service';
 import { startStripeEmulator, type StripeEmulator } from '../../src/stripe-emulator';
 import { createTestDatabase, type TestDatabase } from './database';
@@ -17,19 +18,75 @@ import { startTcpProxy, type TcpProxy } from './tcp-proxy';
 
 export const WEBHOOK_SECRET = 'whsec_test_kettle_suite_secret';
 
-export interface TestKettle {
+/** Where a test can read the app's log lines (JSON, one per write). */
+export type LogStream = { write(line: string): void };
+
+/** One Kettle app instance: its own pool, HTTP server and webhook inbox worker. */
+export interface KettleInstance {
   baseUrl: string;
   app: ReturnType<typeof createApp>['app'];
   webhooks: WebhookService;
+  webhookWorker: WebhookInboxWorker;
   dataSource: DataSource;
+  close(): Promise<void>;
+}
+
+export interface TestKettle extends KettleInstance {
   stripe: Stripe;
   emulator: StripeEmulator;
   config: Config;
   /** Present with { dbProxy: true }: cut() takes the database away from the app. */
   dbProxy?: TcpProxy;
-  /** Resolves once every webhook the emulator sent so far has been delivered and applied by Kettle. */
+  /** The database the app uses (through the proxy when there is one): more instances can join it. */
+  dbUrl: string;
+  /** Resolves once every webhook the emulator sent so far has been delivered, and everything due in the inbox applied. */
   settled(): Promise<void>;
-  close(): Promise<void>;
+}
+
+const testConfig = () => loadConfig({
+  NODE_ENV: 'test', PORT: '0', SESSION_SECRET: 'x'.repeat(32), ORG_NAME: 'Test Newsroom',
+  // Every test gives from 127.0.0.1: the rate limits have their own test (donate.test.ts).
+  DONATE_LIMIT_PER_IP_PER_HOUR: '1000000', DONATE_LIMIT_PER_EMAIL_PER_HOUR: '1000000', DONATE_LIMIT_PER_CAMPAIGN_PER_MINUTE: '1000000',
+});
+
+/**
+ * A Kettle app instance on an existing (migrated) database and emulator, listening on a free port,
+ * its webhook worker started as the server starts it. Several may share one database.
+ */
+export async function startKettleInstance(dbUrl: string, emulator: StripeEmulator, opts: { logStream?: LogStream } = {}): Promise<KettleInstance> {
+  const dataSource = createDataSource(dbUrl, 5);
+  await dataSource.initialize();
+  const stripe = createStripeClient({ secretKey: 'sk_test_kettle_suite', apiBase: emulator.url });
+  const logger = opts.logStream ? pino({ level: 'debug' }, opts.logStream) : pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+  // Listen first, so the app knows its own URL (Stripe's success_url leads a browser back to it).
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const built = createApp({
+    config: { ...testConfig(), baseUrl },
+    dataSource,
+    stripe,
+    webhookSecret: WEBHOOK_SECRET,
+    logger,
+    testMode: true,
+    checkoutOrigins: [emulator.url],
+  });
+  server.on('request', built.app);
+  built.webhookWorker.start();
+  return {
+    baseUrl,
+    app: built.app,
+    webhooks: built.webhooks,
+    webhookWorker: built.webhookWorker,
+    dataSource,
+    async close() {
+      await built.webhookWorker.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await dataSource.destroy();
+    },
+  };
 }
 
 /**
@@ -37,7 +94,7 @@ export interface TestKettle {
  * the real stripe-node SDK over HTTP, and the app listening on a free port so the emulator's
  * signed webhooks reach it as Stripe's would.
  */
-export async function startTestKettle(opts: { dbProxy?: boolean; autoDeliver?: boolean } = {}): Promise<TestKettle> {
+export async function startTestKettle(opts: { dbProxy?: boolean; autoDeliver?: boolean; logStream?: LogStream } = {}): Promise<TestKettle> {
   const db: TestDatabase = await createTestDatabase();
   let dbUrl = db.url;
   let dbProxy: TcpProxy | undefined;
@@ -48,53 +105,30 @@ export async function startTestKettle(opts: { dbProxy?: boolean; autoDeliver?: b
     u.port = String(dbProxy.port);
     dbUrl = u.toString();
   }
-  const dataSource = createDataSource(dbUrl, 5);
-  await dataSource.initialize();
-  await runMigrations(dataSource);
+  const migrator = createDataSource(dbUrl, 2);
+  await migrator.initialize();
+  await runMigrations(migrator);
+  await migrator.destroy();
 
   const emulator = await startStripeEmulator({ autoDeliver: opts.autoDeliver ?? true });
-  const stripe = createStripeClient({ secretKey: 'sk_test_kettle_suite', apiBase: emulator.url });
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const config = loadConfig({
-    NODE_ENV: 'test', PORT: '0', SESSION_SECRET: 'x'.repeat(32), ORG_NAME: 'Test Newsroom',
-    // Every test gives from 127.0.0.1: the rate limits have their own test (donate.test.ts).
-    DONATE_LIMIT_PER_IP_PER_HOUR: '1000000', DONATE_LIMIT_PER_EMAIL_PER_HOUR: '1000000', DONATE_LIMIT_PER_CAMPAIGN_PER_MINUTE: '1000000',
-  });
-
-  // Listen first, so the app knows its own URL (Stripe's success_url leads a browser back to it).
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const appConfig: Config = { ...config, baseUrl };
-  const built = createApp({
-    config: appConfig,
-    dataSource,
-    stripe,
-    webhookSecret: WEBHOOK_SECRET,
-    logger,
-    testMode: true,
-    checkoutOrigins: [emulator.url],
-  });
-  server.on('request', built.app);
-  emulator.setWebhook({ url: `${baseUrl}/stripe/webhook`, secret: WEBHOOK_SECRET });
+  const instance = await startKettleInstance(dbUrl, emulator, { logStream: opts.logStream });
+  emulator.setWebhook({ url: `${instance.baseUrl}/stripe/webhook`, secret: WEBHOOK_SECRET });
 
   return {
-    baseUrl,
-    app: built.app,
-    webhooks: built.webhooks,
-    dataSource,
-    stripe,
+    ...instance,
+    stripe: createStripeClient({ secretKey: 'sk_test_kettle_suite', apiBase: emulator.url }),
     emulator,
-    config: appConfig,
+    config: { ...testConfig(), baseUrl: instance.baseUrl },
     dbProxy,
+    dbUrl,
     async settled() {
       await emulator.idle();
+      await instance.webhookWorker.drain();
     },
     async close() {
       await emulator.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
       dbProxy?.restore();
-      await dataSource.destroy();
+      await instance.close();
       await dbProxy?.close();
       await db.drop();
     },

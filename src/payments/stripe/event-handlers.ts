@@ -3,13 +3,22 @@ import type { Logger } from '../../logger';
 import type { Frequency } from '../../campaigns/campaign.entity';
 import { Campaign } from '../../campaigns/campaign.entity';
 import type { CheckoutIntent } from '../../donations/checkout-intent.entity';
-import { asUuid, findIntent, findIntentForSession, markIntentClosed, markIntentSettled } from '../../donations/checkout-intent.service';
+import {
+  asUuid, findIntent, findIntentForSession, intentStillStarting, markIntentClosed, markIntentSettled,
+} from '../../donations/checkout-intent.service';
 import {
   findRecurringGift, frequencyOfInterval, linkRecurringGift, recordFailedPayment, recordSubscriptionState,
 } from '../../donations/recurring-gift.service';
 import { upsertDonor } from '../../donors/donor.service';
-import { findGiftByPaymentIntent, recordLedgerEntry } from '../../ledger/ledger.service';
+import { findGiftByPaymentIntent, recordLedgerEntry, refundIsRecorded } from '../../ledger/ledger.service';
+import type { TotalsAccumulator } from '../../ledger/totals-accumulator';
 import { idOf, META_CAMPAIGN, META_CHECKOUT_INTENT, type Stripe } from './stripe-client';
+
+/**
+ * Applying the event cannot succeed yet, but may later (say, the Checkout Session id is not
+ * stored yet): the worker tries again after a backoff, and parks it after a bounded number of tries.
+ */
+export class RetryLaterError extends Error {}
 
 export interface EventOutcome {
   status: 'processed' | 'ignored' | 'deferred';
@@ -23,7 +32,7 @@ export interface EventOutcome {
 /** What an event needs from Stripe's API, read before the database transaction opens. */
 export interface PreparedEvent {
   invoicePaymentIntentId?: string | null;
-  /** Every refund of the charge, as Stripe has them now. */
+  /** Every refund of the charge and the charge's amount_refunded, both as Stripe has them now. */
   refunds?: { chargeId: string; paymentIntentId: string | null; amountRefunded: number | null; list: Stripe.Refund[] };
   /** The subscription as it is now, and when we read it: deliveries come in any order. */
   subscription?: { current: Stripe.Subscription; readAt: Date };
@@ -57,9 +66,11 @@ export class StripeEventHandlers {
       const object = event.data.object as Stripe.Charge | Stripe.Refund;
       const chargeId = object.object === 'charge' ? object.id : idOf(object.charge);
       if (!chargeId) return {};
-      const charge = object.object === 'charge' ? object : await this.stripe.charges.retrieve(chargeId);
       const list: Stripe.Refund[] = [];
       for await (const refund of this.stripe.refunds.list({ charge: chargeId, limit: 100 })) list.push(refund);
+      // Read now, not from the payload: a charge.refunded payload predates later refunds in the list.
+      const charge = await this.stripe.charges.retrieve(chargeId);
+      if (object.object === 'refund') mergeTerminalState(list, object);
       return { refunds: { chargeId, paymentIntentId: idOf(charge.payment_intent), amountRefunded: charge.amount_refunded, list } };
     }
     switch (event.type) {
@@ -76,33 +87,38 @@ export class StripeEventHandlers {
     }
   }
 
-  async apply(tx: EntityManager, event: Stripe.Event, prepared: PreparedEvent): Promise<EventOutcome> {
+  /** Applies the event's effects in `tx`; kept totals move through `totals`, which the caller flushes before commit. */
+  async apply(tx: EntityManager, event: Stripe.Event, prepared: PreparedEvent, totals: TotalsAccumulator): Promise<EventOutcome> {
     if (SUBSCRIPTION_EVENTS.has(event.type)) {
       return this.subscriptionChanged(tx, prepared.subscription ?? { current: event.data.object as Stripe.Subscription, readAt: secondsToDate(event.created) });
     }
-    if (REFUND_EVENTS.has(event.type)) return this.refundsChanged(tx, prepared.refunds);
+    if (REFUND_EVENTS.has(event.type)) return this.refundsChanged(tx, prepared.refunds, totals);
     switch (event.type) {
       case 'checkout.session.completed':
       case 'checkout.session.async_payment_succeeded':
-        return this.checkoutSessionSettled(tx, event, event.data.object);
+        return this.checkoutSessionSettled(tx, event, event.data.object, totals);
       case 'checkout.session.async_payment_failed':
         return this.checkoutSessionClosed(tx, event.data.object, 'failed');
       case 'checkout.session.expired':
         return this.checkoutSessionClosed(tx, event.data.object, 'expired');
       case 'invoice.paid':
-        return this.invoicePaid(tx, event, event.data.object, prepared.invoicePaymentIntentId ?? null);
+        return this.invoicePaid(tx, event, event.data.object, prepared.invoicePaymentIntentId ?? null, totals);
       case 'invoice.payment_failed':
         return this.invoicePaymentFailed(tx, event, event.data.object);
       case 'charge.dispute.closed':
-        return this.disputeClosed(tx, event, event.data.object, prepared.disputedPaymentIntentId ?? null);
+        return this.disputeClosed(tx, event, event.data.object, prepared.disputedPaymentIntentId ?? null, totals);
       default:
         return ignored('not an event Kettle acts on');
     }
   }
 
-  private async checkoutSessionSettled(tx: EntityManager, event: Stripe.Event, session: Stripe.Checkout.Session): Promise<EventOutcome> {
-    const intent = await findIntentForSession(tx, { id: session.id, reference: session.client_reference_id ?? session.metadata?.[META_CHECKOUT_INTENT] ?? null });
+  private async checkoutSessionSettled(tx: EntityManager, event: Stripe.Event, session: Stripe.Checkout.Session, totals: TotalsAccumulator): Promise<EventOutcome> {
+    const intent = await this.intentOfSession(tx, session);
     if (!intent) return ignored('Checkout Session not created by Kettle');
+    if (session.amount_total !== intent.totalAmount || session.currency?.toLowerCase() !== intent.currency.trim().toLowerCase()) {
+      this.logger.warn({ session: session.id, intent: intent.id }, 'Checkout Session amount or currency differs from what Kettle asked for: not counted');
+      return ignored(`amount or currency differs from checkout intent ${intent.id}`);
+    }
 
     const customerId = idOf(session.customer);
     const donorId = await upsertDonor(tx, {
@@ -136,18 +152,34 @@ export class StripeEventHandlers {
       stripeCheckoutSessionId: session.id,
       stripePaymentIntentId: paymentIntentId,
       occurredAt: secondsToDate(event.created),
-    });
+    }, totals);
     return { status: 'processed', recordedPaymentIntents: result.created && paymentIntentId ? [paymentIntentId] : [] };
   }
 
+  /**
+   * Our intent for a Checkout Session: only one whose id we stored when we created it. A session
+   * merely naming an intent (client_reference_id can be set on any Payment Link) is not ours.
+   * The webhook can outrun the commit that stores the id: while the named intent is still being
+   * started, try again later rather than ignore a real payment.
+   */
+  private async intentOfSession(tx: EntityManager, session: Stripe.Checkout.Session): Promise<CheckoutIntent | null> {
+    const intent = await findIntentForSession(tx, session.id);
+    if (intent) return intent;
+    const reference = session.client_reference_id ?? session.metadata?.[META_CHECKOUT_INTENT] ?? null;
+    if (await intentStillStarting(tx, reference)) {
+      throw new RetryLaterError(`checkout intent ${reference} has not stored its Checkout Session id yet`);
+    }
+    return null;
+  }
+
   private async checkoutSessionClosed(tx: EntityManager, session: Stripe.Checkout.Session, status: 'failed' | 'expired'): Promise<EventOutcome> {
-    const intent = await findIntentForSession(tx, { id: session.id, reference: session.client_reference_id ?? null });
+    const intent = await this.intentOfSession(tx, session);
     if (!intent) return ignored('Checkout Session not created by Kettle');
     await markIntentClosed(tx, intent.id, status);
     return { status: 'processed' };
   }
 
-  private async invoicePaid(tx: EntityManager, event: Stripe.Event, invoice: Stripe.Invoice, paymentIntentId: string | null): Promise<EventOutcome> {
+  private async invoicePaid(tx: EntityManager, event: Stripe.Event, invoice: Stripe.Invoice, paymentIntentId: string | null, totals: TotalsAccumulator): Promise<EventOutcome> {
     const details = invoice.parent?.subscription_details;
     const subscriptionId = idOf(details?.subscription);
     if (!subscriptionId) return ignored('invoice without a subscription');
@@ -179,7 +211,7 @@ export class StripeEventHandlers {
       stripePaymentIntentId: paymentIntentId,
       stripeSubscriptionId: subscriptionId,
       occurredAt: secondsToDate(invoice.status_transitions?.paid_at ?? event.created),
-    });
+    }, totals);
     if (!paymentIntentId) this.logger.warn({ invoice: invoice.id }, 'paid invoice without a PaymentIntent: its refunds cannot be matched');
     return { status: 'processed', recordedPaymentIntents: result.created && paymentIntentId ? [paymentIntentId] : [] };
   }
@@ -219,33 +251,34 @@ export class StripeEventHandlers {
 
   /**
    * Records every succeeded refund of a charge, each keyed on its refund id. A pending refund
-   * counts once a later refund or charge event finds it succeeded.
+   * counts once a later refund or charge event finds it succeeded. A recorded refund that then
+   * failed (Stripe could not return the money) is reversed: its money counts again, once.
    */
-  private async refundsChanged(tx: EntityManager, refunds: PreparedEvent['refunds']): Promise<EventOutcome> {
+  private async refundsChanged(tx: EntityManager, refunds: PreparedEvent['refunds'], totals: TotalsAccumulator): Promise<EventOutcome> {
     if (!refunds?.paymentIntentId) return ignored('refund of a charge without a PaymentIntent');
     const gift = await findGiftByPaymentIntent(tx, refunds.paymentIntentId);
     if (!gift) return { status: 'deferred', awaiting: refunds.paymentIntentId };
 
-    let counted = 0;
+    let outstanding = 0;
     for (const refund of refunds.list) {
-      if (refund.status !== 'succeeded') continue;
-      counted += refund.amount;
-      await recordLedgerEntry(tx, {
-        kind: 'refund',
-        giftEntryId: gift.id,
-        amount: refund.amount,
-        currency: refund.currency,
-        stripeRefundId: refund.id,
-        occurredAt: secondsToDate(refund.created),
-      });
+      const adjustment = { giftEntryId: gift.id, amount: refund.amount, currency: refund.currency, stripeRefundId: refund.id };
+      if (refund.status === 'succeeded') {
+        outstanding += refund.amount;
+        await recordLedgerEntry(tx, { kind: 'refund', ...adjustment, occurredAt: secondsToDate(refund.created) }, totals);
+      } else if (refund.status === 'pending' || refund.status === 'requires_action') {
+        outstanding += refund.amount;
+      } else if (refund.status === 'failed' && await refundIsRecorded(tx, refund.id)) {
+        await recordLedgerEntry(tx, { kind: 'refund_reversal', ...adjustment, occurredAt: new Date() }, totals);
+      }
     }
-    if (refunds.amountRefunded !== null && counted !== refunds.amountRefunded) {
-      this.logger.warn({ charge: refunds.chargeId, counted, amountRefunded: refunds.amountRefunded }, 'succeeded refunds differ from the charge\'s amount_refunded');
+    // Stripe's amount_refunded counts pending refunds too, and drops failed ones.
+    if (refunds.amountRefunded !== null && outstanding !== refunds.amountRefunded) {
+      this.logger.warn({ charge: refunds.chargeId, outstanding, amountRefunded: refunds.amountRefunded }, 'refunds differ from the charge\'s amount_refunded');
     }
     return { status: 'processed' };
   }
 
-  private async disputeClosed(tx: EntityManager, event: Stripe.Event, dispute: Stripe.Dispute, chargePaymentIntentId: string | null): Promise<EventOutcome> {
+  private async disputeClosed(tx: EntityManager, event: Stripe.Event, dispute: Stripe.Dispute, chargePaymentIntentId: string | null, totals: TotalsAccumulator): Promise<EventOutcome> {
     if (dispute.status !== 'lost') return { status: 'processed', reason: `dispute ${dispute.status}` };
     const paymentIntentId = idOf(dispute.payment_intent) ?? chargePaymentIntentId;
     if (!paymentIntentId) return ignored('disputed charge without a PaymentIntent');
@@ -258,7 +291,7 @@ export class StripeEventHandlers {
       currency: dispute.currency,
       stripeDisputeId: dispute.id,
       occurredAt: secondsToDate(event.created),
-    });
+    }, totals);
     return { status: 'processed' };
   }
 
@@ -282,6 +315,17 @@ export class StripeEventHandlers {
     const paid = payments.find((p) => p.status === 'paid');
     return paid?.payment?.type === 'payment_intent' ? idOf(paid.payment.payment_intent) : null;
   }
+}
+
+/**
+ * A refund event's own (signed) object wins over the list when it says the refund failed or was
+ * canceled: those states are final, so no later read can make the refund count again.
+ */
+function mergeTerminalState(list: Stripe.Refund[], fromEvent: Stripe.Refund) {
+  if (fromEvent.status !== 'failed' && fromEvent.status !== 'canceled') return;
+  const listed = list.find((r) => r.id === fromEvent.id);
+  if (listed) listed.status = fromEvent.status;
+  else list.push(fromEvent);
 }
 
 /** The part of a payment that covered fees, when the amount is still the one the supporter chose. */

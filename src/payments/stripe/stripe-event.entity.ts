@@ -1,6 +1,9 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-/** failed: applying it can never succeed as is (see last_error); it waits for a person. */
+/**
+ * received: waiting for the inbox worker (see next_attempt_at); deferred: waiting for the gift it
+ * adjusts; failed: applying it can never succeed as is, or kept failing (see last_error); it waits for a person.
+ */
 export type StripeEventStatus = 'received' | 'processed' | 'ignored' | 'deferred' | 'failed';
 
 /** The webhook inbox: every verified event, keyed by Stripe's id so a redelivery is a no-op. */
@@ -30,6 +33,14 @@ export class StripeEventRecord {
 
   @Column({ type: 'integer', default: 0 })
   attempts: number;
+
+  /** For a 'received' event: when a worker may next try it (after a backoff, or once a worker's lease ends). */
+  @Column({ name: 'next_attempt_at', type: 'timestamptz', default: () => 'now()' })
+  nextAttemptAt: Date;
+
+  /** Why an event was ignored (or a note on how it was applied). */
+  @Column({ name: 'outcome_reason', type: 'text', nullable: true })
+  outcomeReason: string | null;
 
   @Column({ name: 'last_error', type: 'text', nullable: true })
   lastError: string | null;
