@@ -1,12 +1,13 @@
 // npm run bench: Kettle under load, on BENCH_DATABASE_URL's server or on the embedded Postgres.
 // Prints `bench <name> <value> <unit>` lines and writes bench/results.json. See the README.
 import 'reflect-metadata';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { createDataSource, runMigrations } from '../dist/src/db/data-source.js';
 import { startEmbeddedPostgres } from '../dist/src/db/embedded.js';
+import { createThrowawayDatabase } from '../dist/src/db/throwaway-database.js';
 import { runDonate, runPages, runStart, runSurge } from './parts.mjs';
 
 const settings = {
@@ -29,26 +30,17 @@ async function benchDatabase() {
   const serverUrl = process.env.BENCH_DATABASE_URL;
   if (!serverUrl) {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kettle-bench-db-'));
+    chmodSync(dataDir, 0o755); // as root, the postgres user must reach it
     const embedded = await startEmbeddedPostgres({ dataDir, maxConnections: 100 });
-    return { kind: 'embedded', url: embedded.url, drop: async () => { await embedded.stop(); rmSync(dataDir, { recursive: true, force: true }); } };
+    const drop = async () => {
+      await embedded.stop();
+      rmSync(embedded.clusterDir, { recursive: true, force: true });
+      rmSync(dataDir, { recursive: true, force: true });
+    };
+    return { kind: 'embedded', url: embedded.url, drop };
   }
-  const name = `kettle_bench_${process.pid}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    kind: 'server',
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: serverUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+  const database = await createThrowawayDatabase(serverUrl, 'kettle_bench');
+  return { kind: 'server', ...database };
 }
 
 async function timed(label, fn) {

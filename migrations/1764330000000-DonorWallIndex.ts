@@ -7,10 +7,12 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  */
 export class DonorWallIndex1764330000000 implements MigrationInterface {
   name = 'DonorWallIndex1764330000000';
+  // CONCURRENTLY cannot run inside a transaction; it lets gifts keep arriving while the index builds.
+  transaction = false as const;
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`
-      CREATE INDEX ledger_entries_wall_idx ON ledger_entries (campaign_id, occurred_at DESC)
+      CREATE INDEX CONCURRENTLY IF NOT EXISTS ledger_entries_wall_idx ON ledger_entries (campaign_id, occurred_at DESC)
        WHERE kind = 'gift' AND NOT renewal AND checkout_intent_id IS NOT NULL`);
   }
 

@@ -36,7 +36,20 @@ function ensureBuilt({ force = false } = {}) {
   if (!force && !isStale()) return;
   if (!force) process.stderr.write('Building Kettle (sources changed since the last build)…\n');
   const startedAt = new Date();
-  const tsc = require.resolve('typescript/bin/tsc', { paths: [ROOT] });
+  let tsc;
+  try {
+    tsc = require.resolve('typescript/bin/tsc', { paths: [ROOT] });
+  } catch {
+    // An install without dev dependencies (npm ci --omit=dev) runs what was built before it.
+    if (fs.existsSync(path.join(ROOT, 'dist', 'src', 'server.js'))) {
+      if (!force) process.stderr.write('TypeScript is not installed (dev dependencies omitted): running the existing build in dist/.\n');
+      return;
+    }
+    process.stderr.write('Kettle is not built and TypeScript is not installed: build it where dev dependencies are installed (npm install, then npm run build).\n');
+    // As npm install's prepare step this only warns: the install itself is fine.
+    if (process.env.npm_lifecycle_event !== 'prepare') process.exit(1);
+    return;
+  }
   const result = spawnSync(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit', cwd: ROOT });
   if (result.status !== 0) process.exit(result.status ?? 1);
   // Stamped with the time the build began: an edit made while it compiled triggers the next build.

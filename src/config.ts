@@ -54,7 +54,8 @@ const schema = z
     HTTP_REQUEST_TIMEOUT_MS: withDefault(wholeNumber(1_000, 3_600_000), 30_000),
     HTTP_KEEP_ALIVE_TIMEOUT_MS: withDefault(wholeNumber(1_000, 600_000), 5_000),
     ALLOW_TEST_KEYS_IN_PRODUCTION: withDefault(z.enum(['true', 'false']), 'false'),
-    DATA_RETENTION_DAYS: withDefault(wholeNumber(1, 3650), 90),
+    // At least 30 days: a delayed payment (a bank debit) may take two weeks to settle.
+    DATA_RETENTION_DAYS: withDefault(wholeNumber(30, 3650), 90),
     TRUST_PROXY: withDefault(z.string().refine(isTrustProxy, 'must be true, false, a hop count, or a comma-separated list of loopback, linklocal, uniquelocal, IP addresses or subnets'), 'loopback'),
   })
   .superRefine((env, ctx) => {

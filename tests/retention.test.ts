@@ -74,6 +74,6 @@ describe('retention:purge', () => {
     const err: string[] = [];
     const code = await runCli(['retention:purge'], { env: { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/x', DATA_RETENTION_DAYS: '0' }, out: () => {}, err: (l) => err.push(l) });
     expect(code).toBe(2);
-    expect(err.join('\n')).toContain('Invalid setting DATA_RETENTION_DAYS: must be at least 1');
+    expect(err.join('\n')).toContain('Invalid setting DATA_RETENTION_DAYS: must be at least 30');
   });
 });

@@ -77,7 +77,11 @@ export async function runMigrations(dataSource: DataSource): Promise<string[]> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {
-    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    // Polled, not waited for inside one statement: a waiting statement holds a snapshot, and a
+    // migration that builds an index CONCURRENTLY waits for every older snapshot: a deadlock.
+    while (!(await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [MIGRATION_LOCK_KEY]))[0].locked) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     try {
       // On the lock's own connection: a pool of one (DATABASE_POOL_SIZE=1) has no second to wait for.
       const executor = new MigrationExecutor(dataSource, runner);

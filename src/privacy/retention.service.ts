@@ -46,6 +46,8 @@ export class RetentionService {
       `WITH due AS (
          SELECT id FROM checkout_intents
           WHERE status <> 'completed' AND personal_data_purged_at IS NULL AND created_at < $1
+            -- A gift counted from this intent (its first invoice.paid applied before the session event) is no abandoned checkout.
+            AND NOT EXISTS (SELECT 1 FROM ledger_entries g WHERE g.checkout_intent_id = checkout_intents.id)
           LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
        UPDATE checkout_intents i
           SET email = '', donor_name = NULL, comment = NULL, dedication = NULL, newsletter = false,

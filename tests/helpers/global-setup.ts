@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -21,6 +21,7 @@ export default async function setup(project: TestProject) {
     return;
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'kettle-test-pg-'));
+  chmodSync(dir, 0o755); // as root, the postgres user must reach it
   const server = await startEmbeddedPostgres({ dataDir: dir, durability: 'ephemeral', maxConnections: 300, applicationName: 'kettle-test-run' });
   project.provide('testDatabaseServerUrl', server.url);
   return async () => {
