@@ -122,7 +122,8 @@ export async function initialiseCluster(clusterDir: string, password: string, ru
   const pgdata = path.join(staging, 'pgdata');
   const result = await run(postgresBinaries().initdb, [
     `--pgdata=${pgdata}`, `--username=${SUPERUSER}`, `--pwfile=${pwfile}`, '--auth=scram-sha-256',
-    '--encoding=UTF8', '--locale=C', '--no-instructions',
+    // One syncfs() instead of an fsync per file: durable, and seconds faster on a slow disk.
+    '--encoding=UTF8', '--locale=C', '--no-instructions', '--sync-method=syncfs',
   ], runAs);
   if (result.code !== 0) {
     rmSync(staging, { recursive: true, force: true });
