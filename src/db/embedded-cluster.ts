@@ -120,11 +120,11 @@ export async function initialiseCluster(clusterDir: string, password: string, ru
   writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
   if ('uid' in runAs) spawnSync('chown', ['-R', `${runAs.uid}:${runAs.gid}`, staging]);
   const pgdata = path.join(staging, 'pgdata');
-  const result = await run(postgresBinaries().initdb, [
+  const result = await run(postgresBinaries(runAs).initdb, [
     `--pgdata=${pgdata}`, `--username=${SUPERUSER}`, `--pwfile=${pwfile}`, '--auth=scram-sha-256',
     // One syncfs() instead of an fsync per file: durable, and seconds faster on a slow disk.
     '--encoding=UTF8', '--locale=C', '--no-instructions', '--sync-method=syncfs',
-  ], runAs);
+  ], runAs).catch((err: Error) => ({ code: -1, output: err.message }));
   if (result.code !== 0) {
     rmSync(staging, { recursive: true, force: true });
     throw new EmbeddedPostgresError(`initdb failed: ${result.output.trim().split('\n').slice(-3).join(' ')}`);
@@ -143,7 +143,7 @@ export async function initialiseCluster(clusterDir: string, password: string, ru
 
 /** A cluster whose secret was lost gets a new password, set in single-user mode (the server must be stopped). */
 export async function resetPassword(clusterDir: string, password: string, runAs: RunAs, log: (m: string) => void) {
-  const result = await run(postgresBinaries().postgres, ['--single', '-D', clusterDir, 'postgres'], runAs,
+  const result = await run(postgresBinaries(runAs).postgres, ['--single', '-D', clusterDir, 'postgres'], runAs,
     `ALTER ROLE ${SUPERUSER} PASSWORD '${password}';\n`);
   if (result.code !== 0) throw new EmbeddedPostgresError(`could not set a new password for the embedded PostgreSQL: ${result.output.trim().split('\n').slice(-2).join(' ')}`);
   log('the embedded PostgreSQL had lost its password file: a new password was set');

@@ -76,7 +76,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const logFd = openSync(logFile, 'a', 0o600);
   // Detached, with its output in a file: a Ctrl-C meant for Kettle must not stop the database under it
   // mid-shutdown, and the server must not depend on a pipe to a parent that may be killed.
-  const child = spawn(postgresBinaries().postgres, ['-D', clusterDir, ...serverSettings(port, opts)], {
+  const child = spawn(postgresBinaries(runAs).postgres, ['-D', clusterDir, ...serverSettings(port, opts)], {
     detached: true,
     stdio: ['ignore', logFd, logFd],
     env: serverEnvironment(),
