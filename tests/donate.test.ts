@@ -32,7 +32,7 @@ describe('POST /campaigns/:slug/donate with bad input', () => {
     ['no amount', { amount: '' }, 'Choose or enter an amount.'],
     ['a word', { amount: 'twenty' }, 'Enter the amount as a plain number'],
     ['three decimals', { amount: '37.505' }, 'USD amounts have at most 2 decimal places'],
-    ['a negative amount', { amount: '-25' }, 'Enter the amount as a plain number'],
+    ['a negative amount', { amount: '-25' }, 'A gift must be more than zero.'],
     ['an exponent', { amount: '1e3' }, 'Enter the amount as a plain number'],
     ['thousands separators', { amount: '1,000' }, 'Enter the amount as a plain number'],
     ['a currency sign', { amount: '$25' }, 'Enter the amount as a plain number'],

@@ -74,7 +74,9 @@ export function parseDonationForm(
     if (!parsed.ok) {
       errors.amount = parsed.reason === 'decimals'
         ? rule.decimals === 0 ? `${code} amounts are whole numbers, like 500.` : `${code} amounts have at most ${rule.decimals} decimal places, like 37.50.`
-        : `Enter the amount as a plain number, like ${rule.decimals ? '25 or 37.50' : '500'} (no currency signs or commas).`;
+        : amountText.startsWith('-')
+          ? 'A gift must be more than zero.'
+          : `Enter the amount as a plain number, like ${rule.decimals ? '25 or 37.50' : '500'} (no currency signs or commas).`;
     } else if (parsed.minor < rule.minMinor) {
       errors.amount = `The smallest gift we can accept is ${formatMoney(rule.minMinor, currency)}.`;
     } else if (parsed.minor > MAX_CHARGE_MINOR) {
