@@ -10,8 +10,12 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** DATABASE_URL's Postgres, or the embedded PostgreSQL server kept under DATA_DIR; migrated either way. */
-export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
+/**
+ * DATABASE_URL's Postgres, or the embedded PostgreSQL server kept under DATA_DIR; migrated either way.
+ * `waiting` is called once only PostgreSQL is at work (initdb, its server starting, a connection being
+ * made): the caller may use that time.
+ */
+export async function openDatabase(config: Config, logger: Logger, waiting: () => void = () => {}): Promise<Database> {
   let embedded: EmbeddedPostgres | null = null;
   let url = config.databaseUrl;
   if (!url) {
@@ -20,6 +24,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
       dataDir: config.dataDir,
       applicationName,
       log: (message) => logger.info({ module: 'embedded-postgres' }, message),
+      onBusy: waiting,
     });
     const withName = new URL(embedded.url);
     withName.searchParams.set('application_name', applicationName);
@@ -29,6 +34,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   // Migrations (an index over a million gifts, ANALYZE) may take longer than any request should:
   // they run on a connection of their own without the statement timeouts.
   const migrator = createDataSource(url, 1, { ...config.databaseTimeouts, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 0 });
+  waiting();
   try {
     await migrator.initialize();
     const applied = await runMigrations(migrator);

@@ -41,6 +41,8 @@ export interface EmbeddedOptions {
   /** This process's application_name (kettle-…): how processes sharing the server see each other. */
   applicationName?: string;
   log?: (message: string) => void;
+  /** Called when a PostgreSQL process (initdb, the server) is at work and we only wait for it. */
+  onBusy?: () => void;
 }
 
 const READY_TIMEOUT_MS = 30_000;
@@ -55,8 +57,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const applicationName = opts.applicationName ?? `kettle-${process.pid}`;
 
   let password = readSecret(secretFile);
+  const busy = () => opts.onBusy?.();
   if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) {
-    await initialiseCluster(clusterDir, password ?? createSecret(secretFile), runAs, log);
+    const initialising = initialiseCluster(clusterDir, password ?? createSecret(secretFile), runAs, log); // initdb is running now
+    busy();
+    await initialising;
     password = readSecret(secretFile)!;
   }
 
@@ -84,6 +89,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   });
   closeSync(logFd);
   child.unref();
+  busy();
   const exited = new Promise<false>((resolve) => child.once('exit', () => resolve(false)));
   const ready = await Promise.race([waitUntilAccepting(port, password), exited]);
   if (!ready) {
