@@ -174,6 +174,31 @@ describe('a batch of gift events applied together', () => {
   });
 });
 
+describe('storing a surge of deliveries', () => {
+  it('stores concurrent deliveries together, each once, and one that cannot be stored fails alone', async () => {
+    const campaign = await makeCampaign(kettle);
+    const gifts: Stripe.Event[] = [];
+    for (let i = 0; i < 10; i++) gifts.push(await paidGift(campaign, { amount: String(10 + i), email: `surge${i}@example.org` }));
+    // PostgreSQL's jsonb refuses \u0000: this signed event can never be stored.
+    const unstorable = copyOf(gifts[0], 'evt_set_unstorable', { metadata: { note: 'a\u0000b' } } as Partial<Stripe.Checkout.Session>);
+
+    let answers: number[] = [];
+    await withAppWorkerStopped(kettle, async () => {
+      // Every event twice at the same moment, as Stripe's retries and a slow answer can make happen.
+      answers = (await Promise.all([...gifts, ...gifts, unstorable].map((event) => postEvent(kettle.app, event)))).map((res) => res.status);
+    });
+    expect(answers).toEqual([...gifts, ...gifts].map(() => 200).concat(503));
+    const stored = await kettle.dataSource.query(`SELECT id FROM stripe_events WHERE id = ANY($1)`, [[...gifts, unstorable].map((e) => e.id)]);
+    expect(stored).toHaveLength(10);
+    await kettle.webhookWorker.drain();
+    // 10 + 11 + … + 19 dollars.
+    expect(await totalsOf(kettle, campaign.id)).toEqual({
+      kept: { raised: 14500, gifts: 10, donors: 10 },
+      recomputed: { raised: 14500, gifts: 10, donors: 10 },
+    });
+  });
+});
+
 describe('the set-based doors', () => {
   it('records gifts in the order given, a duplicate as a replay, and refuses a currency the campaign does not count in', async () => {
     const campaign = await makeCampaign(kettle);
