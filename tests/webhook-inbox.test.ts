@@ -4,8 +4,8 @@ import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebhookInboxWorker } from '../src/jobs/webhook-inbox.worker';
 import { StripeEventHandlers } from '../src/payments/stripe/event-handlers';
-import { StripeInbox } from '../src/payments/stripe/inbox';
-import { donateAndPay, eventOfType, postEvent, storedEvent, undeliveredEventsOf } from './helpers/flows';
+import { DEFAULT_INBOX_POLICY, StripeInbox, type InboxPolicy } from '../src/payments/stripe/inbox';
+import { donateAndPay, eventOfType, postEvent, storedEvent, undeliveredEventsOf, withAppWorkerStopped } from './helpers/flows';
 import { makeCampaign, startKettleInstance, startTestKettle, totalsOf, type KettleInstance, type TestKettle } from './helpers/kettle';
 
 // The inbox worker: woken by NOTIFY, polling as a fallback, safe with several workers and instances.
@@ -19,24 +19,14 @@ beforeAll(async () => {
 afterAll(() => kettle?.close());
 
 /** A worker of its own on the test's database, with the app's handlers or patched ones. */
-function extraWorker(opts: { pollMs: number; listen: boolean; handlers?: StripeEventHandlers }) {
-  const inbox = new StripeInbox(kettle.dataSource, opts.handlers ?? new StripeEventHandlers(kettle.stripe, logger), logger);
+function extraWorker(opts: { pollMs: number; listen: boolean; handlers?: StripeEventHandlers; policy?: InboxPolicy }) {
+  const inbox = new StripeInbox(kettle.dataSource, opts.handlers ?? new StripeEventHandlers(kettle.stripe, logger), logger, opts.policy);
   return new WebhookInboxWorker(inbox, logger, { connectionString: opts.listen ? kettle.dbUrl : null, pollMs: opts.pollMs });
-}
-
-/** Runs `act` with the app's own worker stopped, so only the test's workers apply events. */
-async function withAppWorkerStopped(act: () => Promise<void>) {
-  await kettle.webhookWorker.stop();
-  try {
-    await act();
-  } finally {
-    kettle.webhookWorker.start();
-  }
 }
 
 /** Runs `act` while a worker of the test's own, not the app's, applies events. */
 function withOnlyWorker(opts: { pollMs: number; listen: boolean }, act: (worker: WebhookInboxWorker) => Promise<void>) {
-  return withAppWorkerStopped(async () => {
+  return withAppWorkerStopped(kettle, async () => {
     const worker = extraWorker(opts);
     worker.start();
     try {
@@ -102,7 +92,7 @@ describe('two workers at once', () => {
       return outcome;
     };
 
-    await withAppWorkerStopped(async () => {
+    await withAppWorkerStopped(kettle, async () => {
       const a = extraWorker({ pollMs: 3_600_000, listen: false, handlers: held });
       const b = extraWorker({ pollMs: 3_600_000, listen: false });
       await postEvent(kettle.app, refunded);
@@ -157,9 +147,11 @@ describe('two workers at once', () => {
       return handlers;
     };
 
-    await withAppWorkerStopped(async () => {
-      const a = extraWorker({ pollMs: 3_600_000, listen: false, handlers: pausing(aHoldsOne) });
-      const b = extraWorker({ pollMs: 3_600_000, listen: false, handlers: pausing(() => undefined) });
+    // The per-event path, which these handlers pause inside (the set-based one takes donors in email order).
+    const perEvent = { ...DEFAULT_INBOX_POLICY, setBasedGifts: false };
+    await withAppWorkerStopped(kettle, async () => {
+      const a = extraWorker({ pollMs: 3_600_000, listen: false, handlers: pausing(aHoldsOne), policy: perEvent });
+      const b = extraWorker({ pollMs: 3_600_000, listen: false, handlers: pausing(() => undefined), policy: perEvent });
       for (const event of [x1, y1]) await postEvent(kettle.app, event);
       const drainA = a.drain();
       await aHeld;

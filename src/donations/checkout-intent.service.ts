@@ -1,4 +1,4 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import { In, type DataSource, type EntityManager } from 'typeorm';
 import { minorToMajorString } from '../money';
 import { CheckoutIntent } from './checkout-intent.entity';
 
@@ -10,8 +10,14 @@ export function asUuid(value: unknown): string | null {
 }
 
 /** Our checkout intent for a Checkout Session: only the one that stored this session id when it created it. */
-export function findIntentForSession(tx: EntityManager, sessionId: string): Promise<CheckoutIntent | null> {
-  return tx.getRepository(CheckoutIntent).findOneBy({ stripeCheckoutSessionId: sessionId });
+export async function findIntentForSession(tx: EntityManager, sessionId: string): Promise<CheckoutIntent | null> {
+  return (await findIntentsForSessions(tx, [sessionId])).get(sessionId) ?? null;
+}
+
+/** findIntentForSession for many sessions in one query, keyed by session id. */
+export async function findIntentsForSessions(tx: EntityManager, sessionIds: string[]): Promise<Map<string, CheckoutIntent>> {
+  const intents = await tx.getRepository(CheckoutIntent).findBy({ stripeCheckoutSessionId: In([...new Set(sessionIds)]) });
+  return new Map(intents.map((intent) => [intent.stripeCheckoutSessionId!, intent]));
 }
 
 /**
@@ -29,21 +35,55 @@ export function findIntent(tx: EntityManager, id: string | null): Promise<Checko
   return id ? tx.getRepository(CheckoutIntent).findOneBy({ id }) : Promise.resolve(null);
 }
 
+export interface IntentSettlement {
+  paid: boolean;
+  at: Date;
+  donorId: string | null;
+  customerId: string | null;
+  subscriptionId: string | null;
+  sessionId: string;
+}
+
 /** Links what Checkout learned (donor, customer, subscription); `paid` also completes the intent. */
-export async function markIntentSettled(
-  tx: EntityManager,
-  intentId: string,
-  settled: { paid: boolean; at: Date; donorId: string | null; customerId: string | null; subscriptionId: string | null; sessionId: string },
-): Promise<void> {
+export function markIntentSettled(tx: EntityManager, intentId: string, settled: IntentSettlement): Promise<void> {
+  return markIntentsSettled(tx, [{ intentId, ...settled }]);
+}
+
+/**
+ * markIntentSettled for many intents in one statement, with the same outcome as one by one in
+ * the given order (the first to fill a field wins). Rows are locked in id order first, so
+ * concurrent batches cannot deadlock on them.
+ */
+export async function markIntentsSettled(tx: EntityManager, settlements: (IntentSettlement & { intentId: string })[]): Promise<void> {
+  if (settlements.length === 0) return;
+  // One row per intent: what one by one would leave (COALESCE keeps the first value; paid is sticky).
+  const merged = new Map<string, IntentSettlement & { intentId: string }>();
+  for (const s of settlements) {
+    const first = merged.get(s.intentId);
+    if (!first) {
+      merged.set(s.intentId, { ...s });
+      continue;
+    }
+    if (s.paid && !first.paid) { first.paid = true; first.at = s.at; }
+    first.donorId ??= s.donorId;
+    first.customerId ??= s.customerId;
+    first.subscriptionId ??= s.subscriptionId;
+  }
+  const rows = [...merged.values()];
   await tx.query(
-    `UPDATE checkout_intents
-        SET status = CASE WHEN $2 THEN 'completed' ELSE status END,
-            completed_at = CASE WHEN $2 THEN COALESCE(completed_at, $3) ELSE completed_at END,
-            donor_id = COALESCE(donor_id, $4), stripe_customer_id = COALESCE(stripe_customer_id, $5),
-            stripe_subscription_id = COALESCE(stripe_subscription_id, $6),
-            stripe_checkout_session_id = COALESCE(stripe_checkout_session_id, $7), updated_at = now()
-      WHERE id = $1`,
-    [intentId, settled.paid, settled.at, settled.donorId, settled.customerId, settled.subscriptionId, settled.sessionId],
+    `WITH locked AS (SELECT id FROM checkout_intents WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE)
+     UPDATE checkout_intents c
+        SET status = CASE WHEN u.paid THEN 'completed' ELSE c.status END,
+            completed_at = CASE WHEN u.paid THEN COALESCE(c.completed_at, u.at) ELSE c.completed_at END,
+            donor_id = COALESCE(c.donor_id, u.donor_id), stripe_customer_id = COALESCE(c.stripe_customer_id, u.customer_id),
+            stripe_subscription_id = COALESCE(c.stripe_subscription_id, u.subscription_id),
+            stripe_checkout_session_id = COALESCE(c.stripe_checkout_session_id, u.session_id), updated_at = now()
+       FROM locked
+       JOIN unnest($1::uuid[], $2::boolean[], $3::timestamptz[], $4::uuid[], $5::text[], $6::text[], $7::text[])
+            AS u(id, paid, at, donor_id, customer_id, subscription_id, session_id) ON u.id = locked.id
+      WHERE c.id = locked.id`,
+    [rows.map((r) => r.intentId), rows.map((r) => r.paid), rows.map((r) => r.at), rows.map((r) => r.donorId),
+      rows.map((r) => r.customerId), rows.map((r) => r.subscriptionId), rows.map((r) => r.sessionId)],
   );
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { Frequency } from '../campaigns/campaign.entity';
 import type { LedgerEntryKind, LedgerSource } from './ledger-entry.entity';
@@ -46,53 +47,112 @@ export class LedgerError extends Error {}
 
 /**
  * The one way money enters the ledger, whatever its source (webhook, reconciliation, offline gift).
- * Must run inside the caller's transaction: it inserts the entry (a replay of the same Stripe
- * object is a no-op thanks to the UNIQUE Stripe ids) and moves the kept totals by the same amount.
+ * Must run inside the caller's transaction: it inserts the entries (a replay of the same Stripe
+ * object is a no-op thanks to the UNIQUE Stripe ids) and moves the kept totals by the same amounts.
+ * Gifts go in set-based, a few statements for any number of them; adjustments one by one, after
+ * the gifts. Results come back in the order of `inputs`.
  *
- * With `totals`, the totals move is only gathered there and the caller flushes it before its
- * commit (the webhook worker does, once per batch); without, it is written here at once.
+ * With `totals`, the totals moves are only gathered there and the caller flushes them before its
+ * commit (the webhook worker does, once per batch); without, they are written here at once.
  */
-export async function recordLedgerEntry(tx: EntityManager, input: LedgerInput, totals?: TotalsAccumulator): Promise<RecordResult> {
+export async function recordLedgerEntries(tx: EntityManager, inputs: LedgerInput[], totals?: TotalsAccumulator): Promise<RecordResult[]> {
   if (!tx.queryRunner?.isTransactionActive) throw new LedgerError('recordLedgerEntry must run inside a transaction');
-  if (!Number.isSafeInteger(input.amount) || input.amount <= 0) {
-    throw new LedgerError(`Ledger amounts are positive integers in minor units, got ${input.amount}`);
+  for (const input of inputs) {
+    if (!Number.isSafeInteger(input.amount) || input.amount <= 0) {
+      throw new LedgerError(`Ledger amounts are positive integers in minor units, got ${input.amount}`);
+    }
   }
   const moves = totals ?? new TotalsAccumulator();
-  const result = input.kind === 'gift' ? await recordGift(tx, input, moves) : await recordAdjustment(tx, input, moves);
+  const results = new Array<RecordResult>(inputs.length);
+  const gifts = inputs.flatMap((input, at) => (input.kind === 'gift' ? [{ gift: input, at }] : []));
+  if (gifts.length) {
+    const recorded = await recordGifts(tx, gifts.map((g) => g.gift), moves);
+    gifts.forEach(({ at }, i) => { results[at] = recorded[i]; });
+  }
+  for (const [at, input] of inputs.entries()) {
+    if (input.kind !== 'gift') results[at] = await recordAdjustment(tx, input, moves);
+  }
   if (!totals) await moves.flush(tx);
+  return results;
+}
+
+/** recordLedgerEntries for one entry. */
+export async function recordLedgerEntry(tx: EntityManager, input: LedgerInput, totals?: TotalsAccumulator): Promise<RecordResult> {
+  const [result] = await recordLedgerEntries(tx, [input], totals);
   return result;
 }
 
-async function recordGift(tx: EntityManager, gift: NewGift, totals: TotalsAccumulator): Promise<RecordResult> {
-  // The campaign and currency checks ride on the insert (one round trip per gift); when nothing
-  // was inserted, the slow path below tells an unknown campaign or a currency mismatch from a replay.
-  const currency = gift.currency.toLowerCase();
+/** The Stripe ids that make a gift the same gift again; the first one present is its identity. */
+const giftIdentity = (gift: NewGift): [column: string, value: string | null | undefined][] => [
+  ['stripe_checkout_session_id', gift.stripeCheckoutSessionId],
+  ['stripe_invoice_id', gift.stripeInvoiceId],
+  ['stripe_payment_intent_id', gift.stripePaymentIntentId],
+];
+
+async function recordGifts(tx: EntityManager, gifts: NewGift[], totals: TotalsAccumulator): Promise<RecordResult[]> {
+  // Ids made here, so the inserted rows map back to their inputs. Rows go in in the order of their
+  // Stripe ids, so two transactions inserting the same gifts wait on each other's unique keys in
+  // the same order and cannot deadlock; of two inputs for one Stripe object, the first given wins. The campaign and currency checks ride on the insert; rows
+  // that were not inserted are told apart below (a replay, or an error).
+  const ids = gifts.map(() => randomUUID());
+  const column = <T>(pick: (g: NewGift) => T) => gifts.map(pick);
   const rows: { id: string }[] = await tx.query(
-    `INSERT INTO ledger_entries (campaign_id, donor_id, kind, amount, currency, fee_cover_amount, source, frequency, renewal,
+    `INSERT INTO ledger_entries (id, campaign_id, donor_id, kind, amount, currency, fee_cover_amount, source, frequency, renewal,
         checkout_intent_id, stripe_checkout_session_id, stripe_invoice_id, stripe_payment_intent_id, stripe_subscription_id, occurred_at)
-     SELECT c.id, $2, 'gift', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
-       FROM campaigns c WHERE c.id = $1 AND c.currency = $4
+     SELECT g.id, c.id, g.donor_id, 'gift', g.amount, g.currency, g.fee_cover_amount, g.source, g.frequency, g.renewal,
+            g.checkout_intent_id, g.session_id, g.invoice_id, g.payment_intent_id, g.subscription_id, g.occurred_at
+       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::boolean[],
+                   $10::uuid[], $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[]) WITH ORDINALITY
+            AS g(id, campaign_id, donor_id, amount, currency, fee_cover_amount, source, frequency, renewal,
+                 checkout_intent_id, session_id, invoice_id, payment_intent_id, subscription_id, occurred_at, n)
+       JOIN campaigns c ON c.id = g.campaign_id AND c.currency = g.currency
+      ORDER BY g.session_id, g.invoice_id, g.payment_intent_id, g.n
      ON CONFLICT DO NOTHING
      RETURNING id`,
-    [gift.campaignId, gift.donorId, gift.amount, currency, gift.feeCoverAmount ?? 0, gift.source,
-      gift.frequency, gift.renewal ?? false, gift.checkoutIntentId ?? null, gift.stripeCheckoutSessionId ?? null,
-      gift.stripeInvoiceId ?? null, gift.stripePaymentIntentId ?? null, gift.stripeSubscriptionId ?? null, gift.occurredAt],
+    [ids, column((g) => g.campaignId), column((g) => g.donorId), column((g) => g.amount), column((g) => g.currency.toLowerCase()),
+      column((g) => g.feeCoverAmount ?? 0), column((g) => g.source), column((g) => g.frequency), column((g) => g.renewal ?? false),
+      column((g) => g.checkoutIntentId ?? null), column((g) => g.stripeCheckoutSessionId ?? null), column((g) => g.stripeInvoiceId ?? null),
+      column((g) => g.stripePaymentIntentId ?? null), column((g) => g.stripeSubscriptionId ?? null), column((g) => g.occurredAt)],
   );
-  if (rows.length === 0) {
-    const [campaign] = await tx.query(`SELECT currency FROM campaigns WHERE id = $1`, [gift.campaignId]);
-    if (!campaign) throw new LedgerError(`Unknown campaign ${gift.campaignId}`);
-    assertSameCurrency(campaign.currency, gift.currency);
-    await assertReplayOf(tx, 'gift', [
-      ['stripe_checkout_session_id', gift.stripeCheckoutSessionId],
-      ['stripe_invoice_id', gift.stripeInvoiceId],
-      ['stripe_payment_intent_id', gift.stripePaymentIntentId],
-    ]);
-    return { created: false, entryId: null };
-  }
+  const inserted = new Set(rows.map((r) => r.id));
+  const skipped = gifts.filter((_, i) => !inserted.has(ids[i]));
+  if (skipped.length) await assertReplaysOf(tx, skipped);
 
-  const donorBecameCounted = gift.donorId ? await moveDonorNet(tx, gift.campaignId, gift.donorId, gift.amount) : 0;
-  totals.add(gift.campaignId, { raised: gift.amount, gifts: 1, donors: donorBecameCounted });
-  return { created: true, entryId: rows[0].id };
+  const created = gifts.filter((_, i) => inserted.has(ids[i]));
+  const becameCounted = await moveDonorNets(tx, created.flatMap((g) => (g.donorId ? [{ campaignId: g.campaignId, donorId: g.donorId, delta: g.amount }] : [])));
+  for (const gift of created) totals.add(gift.campaignId, { raised: gift.amount, gifts: 1, donors: 0 });
+  for (const [campaignId, donors] of becameCounted) totals.add(campaignId, { raised: 0, gifts: 0, donors });
+  return gifts.map((_, i) => (inserted.has(ids[i]) ? { created: true, entryId: ids[i] } : { created: false, entryId: null }));
+}
+
+/**
+ * Gifts that were not inserted must each be a replay of a gift already recorded: an unknown
+ * campaign, a currency the campaign does not count in, or a conflict with a different Stripe
+ * object (say, an invoice whose PaymentIntent is already another gift's) would silently drop money.
+ */
+async function assertReplaysOf(tx: EntityManager, gifts: NewGift[]) {
+  const campaigns: { id: string; currency: string }[] = await tx.query(
+    `SELECT id, currency FROM campaigns WHERE id = ANY($1::uuid[])`, [[...new Set(gifts.map((g) => g.campaignId))]]);
+  const currencyOf = new Map(campaigns.map((c) => [c.id, c.currency]));
+  const identities = gifts.map((g) => giftIdentity(g).find(([, v]) => v) ?? null);
+  const values = (name: string) => identities.flatMap((identity) => (identity?.[0] === name ? [identity[1]] : []));
+  const existing: { session: string | null; invoice: string | null; payment_intent: string | null }[] = await tx.query(
+    `SELECT stripe_checkout_session_id AS session, stripe_invoice_id AS invoice, stripe_payment_intent_id AS payment_intent
+       FROM ledger_entries
+      WHERE kind = 'gift' AND (stripe_checkout_session_id = ANY($1) OR stripe_invoice_id = ANY($2) OR stripe_payment_intent_id = ANY($3))`,
+    [values('stripe_checkout_session_id'), values('stripe_invoice_id'), values('stripe_payment_intent_id')],
+  );
+  const recorded = new Set(existing.flatMap((e) => [`stripe_checkout_session_id=${e.session}`, `stripe_invoice_id=${e.invoice}`,
+    `stripe_payment_intent_id=${e.payment_intent}`]));
+  for (const [i, gift] of gifts.entries()) {
+    const currency = currencyOf.get(gift.campaignId);
+    if (currency === undefined) throw new LedgerError(`Unknown campaign ${gift.campaignId}`);
+    assertSameCurrency(currency, gift.currency);
+    const identity = identities[i];
+    if (!identity || !recorded.has(`${identity[0]}=${identity[1]}`)) {
+      throw new LedgerError(`Ledger entry conflicts with a different entry on a Stripe id (${giftIdentity(gift).map(([c, v]) => `${c}=${v ?? '-'}`).join(', ')})`);
+    }
+  }
 }
 
 async function recordAdjustment(tx: EntityManager, adj: NewAdjustment, totals: TotalsAccumulator): Promise<RecordResult> {
@@ -165,17 +225,40 @@ async function giftNet(tx: EntityManager, giftId: string): Promise<number> {
 
 /** Moves a donor's net for the campaign; returns +1 / -1 when they start / stop counting as a donor. */
 async function moveDonorNet(tx: EntityManager, campaignId: string, donorId: string, delta: number): Promise<number> {
-  const [row] = await tx.query(
-    `INSERT INTO campaign_donor_totals (campaign_id, donor_id, net_amount) VALUES ($1, $2, $3)
+  const moved = await moveDonorNets(tx, [{ campaignId, donorId, delta }]);
+  return moved.get(campaignId) ?? 0;
+}
+
+/**
+ * Moves donors' nets, one upsert for all of them, rows taken in (campaign, donor) order so
+ * concurrent transactions cannot deadlock on them. Returns, per campaign, how many donors
+ * started (+) or stopped (-) counting.
+ */
+async function moveDonorNets(tx: EntityManager, moves: { campaignId: string; donorId: string; delta: number }[]): Promise<Map<string, number>> {
+  const summed = new Map<string, { campaignId: string; donorId: string; delta: number }>();
+  for (const move of moves) {
+    const key = `${move.campaignId}/${move.donorId}`;
+    const current = summed.get(key);
+    if (current) current.delta += move.delta;
+    else summed.set(key, { ...move });
+  }
+  const changes = new Map<string, number>();
+  if (summed.size === 0) return changes;
+  const rows = [...summed.values()];
+  const after: { campaign_id: string; donor_id: string; net_amount: string }[] = await tx.query(
+    `INSERT INTO campaign_donor_totals (campaign_id, donor_id, net_amount)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) ORDER BY 1, 2
      ON CONFLICT (campaign_id, donor_id) DO UPDATE SET net_amount = campaign_donor_totals.net_amount + EXCLUDED.net_amount
-     RETURNING net_amount`,
-    [campaignId, donorId, delta],
+     RETURNING campaign_id, donor_id, net_amount`,
+    [rows.map((r) => r.campaignId), rows.map((r) => r.donorId), rows.map((r) => r.delta)],
   );
-  const after = Number(row.net_amount);
-  const before = after - delta;
-  if (before <= 0 && after > 0) return 1;
-  if (before > 0 && after <= 0) return -1;
-  return 0;
+  for (const row of after) {
+    const netAfter = Number(row.net_amount);
+    const netBefore = netAfter - summed.get(`${row.campaign_id}/${row.donor_id}`)!.delta;
+    const change = netBefore <= 0 && netAfter > 0 ? 1 : netBefore > 0 && netAfter <= 0 ? -1 : 0;
+    if (change) changes.set(row.campaign_id, (changes.get(row.campaign_id) ?? 0) + change);
+  }
+  return changes;
 }
 
 export async function findGiftByPaymentIntent(tx: EntityManager, paymentIntentId: string): Promise<{ id: string } | null> {

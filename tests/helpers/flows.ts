@@ -90,3 +90,13 @@ export async function storedEvent(kettle: TestKettle, eventId: string) {
   );
   return row as { status: string; attempts: number; last_error: string | null; outcome_reason: string | null; awaiting: string | null; waiting: boolean } | undefined;
 }
+
+/** Runs `act` with the app's own inbox worker stopped, so only the test's workers apply events. */
+export async function withAppWorkerStopped(kettle: TestKettle, act: () => Promise<void>) {
+  await kettle.webhookWorker.stop();
+  try {
+    await act();
+  } finally {
+    kettle.webhookWorker.start();
+  }
+}

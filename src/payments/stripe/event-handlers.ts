@@ -12,6 +12,7 @@ import {
 import { upsertDonor } from '../../donors/donor.service';
 import { findGiftByPaymentIntent, recordLedgerEntry, refundIsRecorded } from '../../ledger/ledger.service';
 import type { TotalsAccumulator } from '../../ledger/totals-accumulator';
+import { donorOfSession, feeCoverOf, giftOfSession, secondsToDate, sessionMatchesIntent } from './checkout-gifts';
 import { idOf, META_CAMPAIGN, META_CHECKOUT_INTENT, type Stripe } from './stripe-client';
 
 /**
@@ -45,7 +46,6 @@ const SUBSCRIPTION_EVENTS = new Set([
 ]);
 const REFUND_EVENTS = new Set(['charge.refunded', 'charge.refund.updated', 'refund.created', 'refund.updated', 'refund.failed']);
 
-const secondsToDate = (unixSeconds: number) => new Date(unixSeconds * 1000);
 const ignored = (reason: string): EventOutcome => ({ status: 'ignored', reason });
 
 /**
@@ -115,17 +115,13 @@ export class StripeEventHandlers {
   private async checkoutSessionSettled(tx: EntityManager, event: Stripe.Event, session: Stripe.Checkout.Session, totals: TotalsAccumulator): Promise<EventOutcome> {
     const intent = await this.intentOfSession(tx, session);
     if (!intent) return ignored('Checkout Session not created by Kettle');
-    if (session.amount_total !== intent.totalAmount || session.currency?.toLowerCase() !== intent.currency.trim().toLowerCase()) {
+    if (!sessionMatchesIntent(session, intent)) {
       this.logger.warn({ session: session.id, intent: intent.id }, 'Checkout Session amount or currency differs from what Kettle asked for: not counted');
       return ignored(`amount or currency differs from checkout intent ${intent.id}`);
     }
 
     const customerId = idOf(session.customer);
-    const donorId = await upsertDonor(tx, {
-      email: session.customer_details?.email ?? intent.email,
-      name: intent.donorName ?? session.customer_details?.name,
-      stripeCustomerId: customerId,
-    });
+    const donorId = await upsertDonor(tx, donorOfSession(session, intent));
     const paid = session.payment_status === 'paid' || session.payment_status === 'no_payment_required';
     const subscriptionId = idOf(session.subscription);
     await markIntentSettled(tx, intent.id, { paid, at: secondsToDate(event.created), donorId, customerId, subscriptionId, sessionId: session.id });
@@ -138,22 +134,9 @@ export class StripeEventHandlers {
     if (session.mode !== 'payment' || !paid) return { status: 'processed', reason: 'payment not settled yet' };
     if (!session.amount_total || !session.currency) return ignored('session without an amount');
 
-    const paymentIntentId = idOf(session.payment_intent);
-    const result = await recordLedgerEntry(tx, {
-      kind: 'gift',
-      campaignId: intent.campaignId,
-      donorId,
-      amount: session.amount_total,
-      currency: session.currency,
-      feeCoverAmount: feeCoverOf(intent, session.amount_total),
-      source: 'stripe',
-      frequency: 'once',
-      checkoutIntentId: intent.id,
-      stripeCheckoutSessionId: session.id,
-      stripePaymentIntentId: paymentIntentId,
-      occurredAt: secondsToDate(event.created),
-    }, totals);
-    return { status: 'processed', recordedPaymentIntents: result.created && paymentIntentId ? [paymentIntentId] : [] };
+    const gift = giftOfSession(event, session, intent, donorId);
+    const result = await recordLedgerEntry(tx, gift, totals);
+    return { status: 'processed', recordedPaymentIntents: result.created && gift.stripePaymentIntentId ? [gift.stripePaymentIntentId] : [] };
   }
 
   /**
@@ -326,9 +309,4 @@ function mergeTerminalState(list: Stripe.Refund[], fromEvent: Stripe.Refund) {
   const listed = list.find((r) => r.id === fromEvent.id);
   if (listed) listed.status = fromEvent.status;
   else list.push(fromEvent);
-}
-
-/** The part of a payment that covered fees, when the amount is still the one the supporter chose. */
-function feeCoverOf(intent: CheckoutIntent, amountPaid: number): number {
-  return amountPaid === intent.totalAmount ? intent.feeCoverAmount : 0;
 }

@@ -2,6 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { Logger } from '../../logger';
 import { LedgerError } from '../../ledger/ledger.service';
 import { TotalsAccumulator } from '../../ledger/totals-accumulator';
+import { applyPaidSessions, isPaidOneOffSession } from './checkout-gifts';
 import type { EventOutcome, PreparedEvent, StripeEventHandlers } from './event-handlers';
 import type { StripeEventStatus } from './stripe-event.entity';
 import type { Stripe } from './stripe-client';
@@ -16,6 +17,8 @@ export interface InboxPolicy {
   /** Wait after the first failed try, doubled after each further one, up to backoffMaxMs. */
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /** Paid one-off gifts applied together, set-based (false: every event by the per-event handler). */
+  setBasedGifts: boolean;
 }
 
 /** 12 tries over about 3.4 hours (10 s, 20 s, … capped at 1 h); Stripe's own redeliveries cut a wait short. */
@@ -25,6 +28,7 @@ export const DEFAULT_INBOX_POLICY: InboxPolicy = {
   maxAttempts: 12,
   backoffBaseMs: 10_000,
   backoffMaxMs: 3_600_000,
+  setBasedGifts: true,
 };
 
 interface ClaimedEvent {
@@ -53,8 +57,9 @@ const TRANSIENT_SQLSTATES = new Set(['40P01', '40001', '55P03']);
 /**
  * Applies the events the webhook route stored, in batches: claim due events (SKIP LOCKED, so
  * several workers and instances share the inbox), read what they need from Stripe before any
- * transaction opens, then apply them in one transaction, each under a savepoint so one bad event
- * cannot sink the others, with the kept totals moved once per campaign just before commit.
+ * transaction opens, then apply them in one transaction: paid one-off gifts together, set-based
+ * (checkout-gifts.ts), the rest event by event, under savepoints once a first try failed so one
+ * bad event cannot sink the others, with the kept totals moved once per campaign just before commit.
  */
 export class StripeInbox {
   constructor(
@@ -151,7 +156,8 @@ export class StripeInbox {
       const recorded = new Set<string>();
       const settlements = new Map<string, Settlement>();
       const applyOne = savepoints ? this.applyUnderSavepoint.bind(this) : this.applyOrThrow.bind(this);
-      for (const item of todo) settlements.set(item.id, await applyOne(tx, item, totals, recorded));
+      const rest = await this.applyGiftsSetBased(tx, todo, savepoints, totals, recorded, settlements);
+      for (const item of rest) settlements.set(item.id, await applyOne(tx, item, totals, recorded));
       // A refund that came before its gift in this very batch can run now.
       for (const item of todo) {
         const s = settlements.get(item.id)!;
@@ -167,6 +173,37 @@ export class StripeInbox {
     const deferred = [...settled].filter(([, s]) => s.status === 'deferred').map(([id]) => id);
     if (deferred.length) await this.requeueReadyDeferred(this.dataSource.manager, deferred);
     this.logOutcomes(items, settled);
+  }
+
+  /**
+   * Paid one-off gifts, the bulk of a surge, go in together, a handful of statements for all of
+   * them; returns the events left for the per-event path (every other kind, and gifts the
+   * set-based path declined). With `savepoints`, a failure of the set-based path is undone and
+   * all its gifts are left to the per-event path, which sets the bad one aside.
+   */
+  private async applyGiftsSetBased(
+    tx: EntityManager, todo: ClaimedEvent[], savepoints: boolean, totals: TotalsAccumulator, recorded: Set<string>,
+    settlements: Map<string, Settlement>,
+  ): Promise<ClaimedEvent[]> {
+    if (!this.policy.setBasedGifts) return todo;
+    const gifts = todo.filter((item) => item.prepareError === undefined && isPaidOneOffSession(item.event));
+    if (gifts.length === 0) return todo;
+    const own = new TotalsAccumulator();
+    if (savepoints) await tx.query('SAVEPOINT inbox_gifts');
+    let applied: Awaited<ReturnType<typeof applyPaidSessions>>;
+    try {
+      applied = await applyPaidSessions(tx, gifts, own);
+    } catch (err) {
+      if (!savepoints) throw err;
+      await tx.query('ROLLBACK TO SAVEPOINT inbox_gifts');
+      await tx.query('RELEASE SAVEPOINT inbox_gifts');
+      this.logger.warn({ err, events: gifts.length }, 'stripe gift events failed together; applying them one by one');
+      return todo;
+    }
+    if (savepoints) await tx.query('RELEASE SAVEPOINT inbox_gifts');
+    totals.merge(own);
+    for (const [id, outcome] of applied.outcomes) settlements.set(id, this.success(outcome, recorded));
+    return todo.filter((item) => !applied.outcomes.has(item.id));
   }
 
   /** Applies one event; any error aborts the whole transaction (the first, optimistic pass). */
