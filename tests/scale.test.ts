@@ -144,6 +144,19 @@ describe('pages read through a short per-instance cache', () => {
     expect(await reader).toBe(2);
   });
 
+  it('shows a reader after a quiet spell (past twice the ttl, by default) the fresh value, so a new gift shows at once', async () => {
+    let clock = 0;
+    const cache = new ShortCache<number>(1_000, { now: () => clock });
+    const { load, pending } = manualLoads<number>();
+    const first = cache.get('k', load);
+    pending[0].resolve(1);
+    await first;
+    clock = 2_000;
+    const reader = cache.get('k', load);
+    pending[1].resolve(2);
+    expect(await reader).toBe(2);
+  });
+
   it('does not keep a failed load, and keeps the last good value when a refresh fails', async () => {
     let clock = 0;
     const cache = new ShortCache<string>(1_000, { now: () => clock });

@@ -21,7 +21,9 @@ export class ShortCache<V> {
 
   constructor(private readonly ttlMs: number, opts: { maxEntries?: number; maxStaleMs?: number; now?: () => number } = {}) {
     this.maxEntries = opts.maxEntries ?? 1_000;
-    this.maxStaleMs = opts.maxStaleMs ?? ttlMs * 5;
+    // Under steady traffic refreshes keep values about ttlMs old, so readers never wait; a reader after
+    // a quiet spell (a value past twice the ttl) waits for the fresh one: a new gift shows at once.
+    this.maxStaleMs = opts.maxStaleMs ?? ttlMs * 2;
     this.now = opts.now ?? Date.now;
   }
 
