@@ -1,5 +1,5 @@
 // The benchmark's parts. Each starts what it measures in its own processes and stops it after.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Stripe from 'stripe';
@@ -193,6 +193,7 @@ export async function runDonate(ctx) {
 export async function runStart(ctx) {
   const { report } = ctx;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kettle-bench-start-'));
+  chmodSync(dataDir, 0o755); // as root, the server's user must reach it (else its cluster goes to /var/lib/kettle)
   const port = await freePort();
   const env = { LOG_LEVEL: 'warn', PORT: String(port), DATA_DIR: dataDir, DATABASE_URL: '', STRIPE_SECRET_KEY: '', STRIPE_WEBHOOK_SECRET: '' };
   const healthz = `http://127.0.0.1:${port}/healthz`;
