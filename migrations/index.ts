@@ -4,6 +4,7 @@ import { WebhookInboxWorker1764300000000 } from './1764300000000-WebhookInboxWor
 import { DonateChallenges1764310000000 } from './1764310000000-DonateChallenges';
 import { PersonalDataRetention1764320000000 } from './1764320000000-PersonalDataRetention';
 import { DonorWallIndex1764330000000 } from './1764330000000-DonorWallIndex';
+import { DonorSelfService1764400000000 } from './1764400000000-DonorSelfService';
 
 /** Every migration, oldest first. Listed explicitly so compiled and test runs load the same set. */
 export const migrations = [
@@ -13,4 +14,5 @@ export const migrations = [
   DonateChallenges1764310000000,
   PersonalDataRetention1764320000000,
   DonorWallIndex1764330000000,
+  DonorSelfService1764400000000,
 ];

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
+import path from 'node:path';
 import { z } from 'zod';
 
 /** Settings from the environment (or .env), parsed and validated once at boot. */
@@ -56,6 +57,11 @@ const schema = z
     ALLOW_TEST_KEYS_IN_PRODUCTION: withDefault(z.enum(['true', 'false']), 'false'),
     // At least 30 days: a delayed payment (a bank debit) may take two weeks to settle.
     DATA_RETENTION_DAYS: withDefault(wholeNumber(30, 3650), 90),
+    SMTP_URL: optional(z.url({ protocol: /^smtps?$/, error: 'must look like smtp://user:pass@host:587 or smtps://user:pass@host:465' })),
+    MAIL_FROM: optional(z.string().min(3).max(320)),
+    ORG_LEGAL_NAME: optional(z.string().min(1).max(300)),
+    ORG_TAX_ID: optional(z.string().min(1).max(100)),
+    RECEIPT_NOTE: withDefault(z.string().min(1).max(1000), 'No goods or services were provided in exchange for this contribution.'),
     TRUST_PROXY: withDefault(z.string().refine(isTrustProxy, 'must be true, false, a hop count, or a comma-separated list of loopback, linklocal, uniquelocal, IP addresses or subnets'), 'loopback'),
   })
   .superRefine((env, ctx) => {
@@ -64,7 +70,7 @@ const schema = z
     }
     const production = env.NODE_ENV === 'production';
     if (production) {
-      for (const key of ['STRIPE_SECRET_KEY', 'SESSION_SECRET', 'BASE_URL', 'DATABASE_URL'] as const) {
+      for (const key of ['STRIPE_SECRET_KEY', 'SESSION_SECRET', 'BASE_URL', 'DATABASE_URL', 'SMTP_URL', 'MAIL_FROM'] as const) {
         if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when NODE_ENV=production' });
       }
       // Donors' emails and the gift cookie must not cross the network in clear.
@@ -108,6 +114,8 @@ export interface Config {
     emulatorPort: number;
   };
   sessionSecret: string;
+  /** SESSION_SECRET was unset (outside production): boot swaps in one kept in the database, so links mailed survive a restart. */
+  sessionSecretIsEphemeral: boolean;
   logLevel: string;
   orgName: string;
   coverFees: { percentBps: number; fixedMinor: number };
@@ -126,6 +134,17 @@ export interface Config {
   trustProxy: boolean | number | string;
   /** Days after which personal data Kettle no longer needs is purged (webhook payloads, abandoned intents). */
   dataRetentionDays: number;
+  mail: MailConfig;
+  /** What every receipt and statement says about the organisation. */
+  receipts: { legalName: string; taxId: string | null; note: string };
+}
+
+export interface MailConfig {
+  /** undefined (never in production): mail is written to the local outbox in outboxDir instead of sent. */
+  smtpUrl?: string;
+  /** The sender, such as `"Newsroom" <giving@example.org>`. */
+  from: string;
+  outboxDir: string;
 }
 
 export type CaptchaConfig =
@@ -161,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     // Outside production a per-boot random secret is fine: it only signs the thank-you cookie.
     sessionSecret: e.SESSION_SECRET ?? randomBytes(32).toString('hex'),
+    sessionSecretIsEphemeral: !e.SESSION_SECRET,
     logLevel: e.LOG_LEVEL,
     orgName: e.ORG_NAME,
     coverFees: { percentBps: e.COVER_FEES_PERCENT_BPS, fixedMinor: e.COVER_FEES_FIXED_MINOR },
@@ -187,6 +207,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     dataRetentionDays: e.DATA_RETENTION_DAYS,
+    mail: {
+      smtpUrl: e.SMTP_URL,
+      from: e.MAIL_FROM ?? `"${e.ORG_NAME.replace(/["\\\r\n]/g, '')}" <giving@localhost>`,
+      outboxDir: path.join(e.DATA_DIR, 'outbox'),
+    },
+    receipts: { legalName: e.ORG_LEGAL_NAME ?? e.ORG_NAME, taxId: e.ORG_TAX_ID ?? null, note: e.RECEIPT_NOTE },
   };
 }
 

@@ -8,6 +8,7 @@ import { startKettleJobs } from './jobs/schedules';
 import type { Logger } from './logger';
 import { createStripeClient, type Stripe } from './payments/stripe/stripe-client';
 import { startStripeEmulator, type StripeEmulator } from './stripe-emulator';
+import { keptSecret } from './security/app-secrets';
 import { createHttpServer } from './web/http-server';
 
 interface StripeSetup {
@@ -38,7 +39,10 @@ async function setUpStripe(config: Config, logger: Logger): Promise<StripeSetup>
 }
 
 /** Everything after the database: Stripe (or the emulator), the demo seed, HTTP, the inbox worker and jobs, shutdown. */
-export async function serve(config: Config, logger: Logger, database: Database): Promise<void> {
+export async function serve(bootConfig: Config, logger: Logger, database: Database): Promise<void> {
+  const config = bootConfig.sessionSecretIsEphemeral
+    ? { ...bootConfig, sessionSecret: await keptSecret(database.dataSource, 'session-secret') }
+    : bootConfig;
   const stripeSetup = await setUpStripe(config, logger);
 
   if (config.seedDemo) {
