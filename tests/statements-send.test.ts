@@ -1,13 +1,12 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AccountLinks } from '../src/account/links';
 import type { ReceiptDetails } from '../src/account/statements.service';
 import type { Campaign } from '../src/campaigns/campaign.entity';
 import { runCli } from '../src/cli';
 import { renderStatementMail } from '../src/email/mails/statement';
 import { makeCampaign, startTestKettle, type TestKettle } from './helpers/kettle';
 import { ledgerSeed } from './helpers/ledger-seed';
-import { mailTemplates } from './helpers/mail-templates';
+import { mailContext, mailFor, testLinks } from './helpers/mail-render';
 import { pdfText } from './helpers/pdf-text';
 
 const receipts: ReceiptDetails = { legalName: 'Test Newsroom Foundation, Inc.', taxId: '12-3456789', note: 'No goods or services were provided.' };
@@ -93,12 +92,7 @@ describe('npm run cli -- statements:send', () => {
 });
 
 describe('the statement mail', () => {
-  const links = () => new AccountLinks(kettle.baseUrl, 'x'.repeat(32));
-  const context = () => ({ db: kettle.dataSource.manager, links: links(), templates: mailTemplates, org: { name: 'Test Newsroom', receipts } });
-  const donorRow = async (id: string) => {
-    const [donor] = await kettle.dataSource.query(`SELECT id, email, name FROM donors WHERE id = $1`, [id]);
-    return donor as { id: string; email: string; name: string | null };
-  };
+  const render = async (donorId: string, params: Record<string, unknown>) => renderStatementMail(await mailFor(kettle, donorId, params), mailContext(kettle, receipts));
 
   it('states the year\'s totals, links to the statement through the manage link, and attaches the PDF', async () => {
     const zoe = await seed.donor('zoe@example.org', 'Zoë <b>Bold</b>');
@@ -106,7 +100,7 @@ describe('the statement mail', () => {
     await seed.adjust('refund', gift, 20_00, 'usd', '2023-04-01T10:00:00Z');
     await seed.gift(eur, zoe, 15_50, '2023-05-05T10:00:00Z');
 
-    const mail = await renderStatementMail({ donor: await donorRow(zoe), params: { year: 2023 } }, context());
+    const mail = await render(zoe, { year: 2023 });
     if ('skip' in mail) throw new Error(mail.skip);
     expect(mail.subject).toBe('Your 2023 giving statement from Test Newsroom');
     expect(mail.text).toContain('Total USD (1 gift): $100.00 ($120.00 given, $20.00 refunded)');
@@ -118,7 +112,7 @@ describe('the statement mail', () => {
 
     const url = new URL(/https?:\/\/\S+/.exec(mail.text.split('\n').find((l) => l.includes('/account/manage/'))!)![0]);
     expect(url.searchParams.get('next')).toBe('/account/statements/2023');
-    expect(links().checkManageToken(url.pathname.split('/').pop()!)).toEqual({ ok: true, value: { donorId: zoe } });
+    expect(testLinks(kettle).checkManageToken(url.pathname.split('/').pop()!)).toEqual({ ok: true, value: { donorId: zoe } });
     const button = /<a href="([^"]+)"[^>]*>See your 2023 statement<\/a>/.exec(mail.html)![1];
     expect(button.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&')).toBe(url.href);
 
@@ -133,8 +127,7 @@ describe('the statement mail', () => {
     const max = await seed.donor('max@example.org', null);
     const gift = await seed.gift(usd, max, 30_00, '2022-02-02T10:00:00Z');
     await seed.adjust('refund', gift, 30_00, 'usd', '2022-02-03T10:00:00Z');
-    const row = await donorRow(max);
-    expect(await renderStatementMail({ donor: row, params: { year: 2022 } }, context())).toEqual({ skip: 'nothing left to state for 2022: every gift was refunded' });
-    expect(await renderStatementMail({ donor: row, params: { year: 'x' } }, context())).toEqual({ skip: 'the statement has no valid year' });
+    expect(await render(max, { year: 2022 })).toEqual({ skip: 'nothing left to state for 2022: every gift was refunded' });
+    expect(await render(max, { year: 'x' })).toEqual({ skip: 'the statement has no valid year' });
   });
 });
