@@ -1,9 +1,14 @@
-/** Customer portal sessions (the API side; the page is in pages.ts). */
+/** Customer portal sessions (the API side; the pages are in portal-pages.ts), and what the portal's forms change. */
 import type Stripe from 'stripe';
+import { buildPortalSession } from './builders';
+import type { CardDetails } from './cards';
+import { updateCustomer } from './catalog';
 import type { EmulatorContext } from './context';
 import { invalidRequest, noSuch } from './errors';
-import { buildPortalSession } from './builders';
 import { optEnum, optObject, optString, rejectUnknown, reqString, validUrl, type Params } from './params';
+import { attachCard } from './payments';
+import { getOr404, type EmulatorStore } from './store';
+import { updateSubscription } from './subscription-update';
 
 const CREATE_PARAMS = ['after_expiration', 'configuration', 'customer', 'customer_account', 'expand', 'flow_data', 'locale', 'on_behalf_of', 'return_url'];
 const FLOW_TYPES = ['payment_method_update', 'subscription_cancel', 'subscription_update', 'subscription_update_confirm'] as const;
@@ -67,4 +72,23 @@ function flowParam(ctx: EmulatorContext, data: Params, customer: string): Stripe
     subscription_update: update ? { subscription: update } : null,
     subscription_update_confirm: updateConfirm ? { discounts: null, items: [], subscription: updateConfirm } : null,
   } as Stripe.BillingPortal.Session.Flow;
+}
+
+/**
+ * The portal's payment method form, once the card is accepted: the card is attached to the customer
+ * (payment_method.attached), becomes the customer's invoice_settings.default_payment_method (customer.updated) and
+ * the default_payment_method of each of the customer's subscriptions not canceled (customer.subscription.updated
+ * each). An open invoice is not paid by this: it waits for its next retry, as on Stripe.
+ */
+export function replaceDefaultCard(store: EmulatorStore, session: Stripe.BillingPortal.Session, card: CardDetails): Stripe.PaymentMethod {
+  const customer = getOr404(store.customers, session.customer, 'customer');
+  const pm = attachCard(store, card, { email: customer.email, name: customer.name ?? null }, customer.id);
+  updateCustomer(store, customer.id, { invoice_settings: { default_payment_method: pm.id } });
+  for (const sub of customerSubscriptions(store, customer.id)) updateSubscription(store, sub.id, { default_payment_method: pm.id });
+  return pm;
+}
+
+/** The subscriptions the portal shows and changes: every one of the customer's not canceled (nor expired unpaid). */
+export function customerSubscriptions(store: EmulatorStore, customerId: string): Stripe.Subscription[] {
+  return [...store.subscriptions.values()].filter((s) => s.customer === customerId && s.status !== 'canceled' && s.status !== 'incomplete_expired');
 }
