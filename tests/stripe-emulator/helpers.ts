@@ -28,6 +28,22 @@ export function withEmulator(use: (started: { emulator: StripeEmulator; stripe: 
   });
 }
 
+/**
+ * One emulator and a product ('Monthly gift') for the whole test file, for files about subscriptions: the fields
+ * are filled before the file's tests run.
+ */
+export function emulatorWithProduct(): { emulator: StripeEmulator; stripe: Stripe; product: Stripe.Product } {
+  const env = {} as { emulator: StripeEmulator; stripe: Stripe; product: Stripe.Product };
+  beforeAll(async () => {
+    Object.assign(env, await startEmulator());
+    env.product = await env.stripe.products.create({ name: 'Monthly gift' });
+  });
+  afterAll(async () => {
+    await env.emulator?.close();
+  });
+  return env;
+}
+
 export interface ReceivedWebhook {
   body: string;
   signature: string;

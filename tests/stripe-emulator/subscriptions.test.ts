@@ -197,5 +197,9 @@ describe('billing portal', () => {
     });
     expect(portal.id).toMatch(/^bps_/);
     await expect(stripe.billingPortal.sessions.create({ customer: 'cus_missing' })).rejects.toMatchObject({ statusCode: 400, code: 'resource_missing' });
+    // Flows Stripe has that the emulator's portal page does not are refused by name.
+    await expect(
+      stripe.billingPortal.sessions.create({ customer: subscription.customer as string, flow_data: { type: 'subscription_pause', subscription_pause: { subscription: subscription.id } } }),
+    ).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(/does not support flow_data\[type\]=subscription_pause/) });
   });
 });
