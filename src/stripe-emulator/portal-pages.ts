@@ -12,11 +12,13 @@ import { formatDate, perLabel, type PageRenderer } from './page-renderer';
 import { customerSubscriptions, replaceDefaultCard } from './portal';
 import { updateSubscription } from './subscription-update';
 
-const FLASHES: Record<string, string> = {
-  canceled: 'Your gift will stop at the end of the current period.',
-  renewed: 'Your gift will continue.',
-  payment_method: 'Your payment method was updated.',
-};
+const CARD_UPDATED = 'Your payment method was updated.';
+/** `?done=` after a form: what the homepage says. */
+const FLASHES = new Map([
+  ['canceled', 'Your gift will stop at the end of the current period.'],
+  ['renewed', 'Your gift will continue.'],
+  ['payment_method', CARD_UPDATED],
+]);
 
 export function portalPages(ctx: EmulatorContext, { render, notice }: PageRenderer): Router {
   const { store } = ctx;
@@ -100,14 +102,14 @@ export function portalPages(ctx: EmulatorContext, { render, notice }: PageRender
     const done = String(req.query.done ?? '');
     if (done === 'payment_method' && portal.flow?.after_completion.type === 'hosted_confirmation') {
       const back = portal.return_url ? { href: portal.return_url, label: `Return to ${new URL(portal.return_url).host}` } : undefined;
-      await notice(res, 200, 'Payment method updated', portal.flow.after_completion.hosted_confirmation?.custom_message ?? FLASHES.payment_method!, back);
+      await notice(res, 200, 'Payment method updated', portal.flow.after_completion.hosted_confirmation?.custom_message ?? CARD_UPDATED, back);
       return;
     }
     if (portal.flow?.type === 'payment_method_update' && !done) {
       await renderCardForm(res, portal, 200, {});
       return;
     }
-    await renderHome(res, portal, FLASHES[done]);
+    await renderHome(res, portal, FLASHES.get(done));
   });
 
   r.get('/portal/:id/payment-method', async (req, res) => {
