@@ -80,19 +80,19 @@ export function formatMoney(minor: number, currency: string, locale = 'en-US'): 
   return format(minor, currency, locale, minor % 10 ** currencyRule(currency).decimals !== 0);
 }
 
-/** 3700 usd → "$37.00": every minor digit shown, as receipts and statements state amounts. */
-export function formatExactMoney(minor: number, currency: string, locale = 'en-US'): string {
+/** An amount charged, as on receipts and statements: always with its minor digits (3700 usd → "$37.00"). */
+export function formatCharge(minor: number, currency: string, locale = 'en-US'): string {
   return format(minor, currency, locale, true);
 }
 
-function format(minor: number, currency: string, locale: string, showFraction: boolean): string {
-  const key = `${locale}:${currency}:${showFraction}`;
+function format(minor: number, currency: string, locale: string, hasFraction: boolean): string {
+  const key = `${locale}:${currency}:${hasFraction}`;
   let formatter = formatters.get(key);
   if (!formatter) {
     formatter = new Intl.NumberFormat(locale, {
       style: 'currency',
       currency: currency.toUpperCase(),
-      minimumFractionDigits: showFraction ? currencyRule(currency).decimals : 0,
+      minimumFractionDigits: hasFraction ? currencyRule(currency).decimals : 0,
     });
     formatters.set(key, formatter);
   }

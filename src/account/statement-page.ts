@@ -1,5 +1,5 @@
 import type { Frequency } from '../campaigns/campaign.entity';
-import { formatExactMoney } from '../money';
+import { formatCharge } from '../money';
 import { shortReference, type Statement } from './statements.service';
 
 const FREQUENCY_LABELS: Record<Frequency, string> = { once: 'One-off', monthly: 'Monthly', annual: 'Annual' };
@@ -48,16 +48,16 @@ export function statementPageModel(statement: Statement, now = new Date()): Stat
       reference: shortReference(g.entryId),
       referenceFull: g.entryId,
       frequency: g.frequency ? FREQUENCY_LABELS[g.frequency] : '',
-      amount: formatExactMoney(g.amount, g.currency),
-      refunded: g.refunded !== 0 ? formatExactMoney(g.refunded, g.currency) : null,
-      net: formatExactMoney(g.net, g.currency),
+      amount: formatCharge(g.amount, g.currency),
+      refunded: g.refunded !== 0 ? formatCharge(g.refunded, g.currency) : null,
+      net: formatCharge(g.net, g.currency),
     })),
     totals: statement.totals.map((t) => ({
       currency: t.currency.toUpperCase(),
       giftCount: t.gifts === 1 ? '1 gift' : `${t.gifts} gifts`,
-      amount: formatExactMoney(t.amount, t.currency),
-      refunded: t.refunded !== 0 ? formatExactMoney(t.refunded, t.currency) : null,
-      net: formatExactMoney(t.net, t.currency),
+      amount: formatCharge(t.amount, t.currency),
+      refunded: t.refunded !== 0 ? formatCharge(t.refunded, t.currency) : null,
+      net: formatCharge(t.net, t.currency),
     })),
     pdfUrl: `/account/statements/${statement.year}.pdf`,
   };

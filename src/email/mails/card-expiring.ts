@@ -1,5 +1,5 @@
 import { loadExpiringCard } from '../../donations/card-expiry.service';
-import { formatExactMoney, isSupportedCurrency } from '../../money';
+import { formatCharge, isSupportedCurrency } from '../../money';
 import type { MailOutcome, MailRenderContext, MailRow } from './renderer-contract';
 
 const CARD_BRANDS: Record<string, string> = {
@@ -27,7 +27,7 @@ export async function renderCardExpiringMail(mail: MailRow, { db, links, templat
   const model = {
     greeting: mail.donor.name ? `Dear ${mail.donor.name},` : 'Hello,',
     adjective,
-    amount: due.amount != null && due.currency && isSupportedCurrency(due.currency) ? `${formatExactMoney(due.amount, due.currency)}${every}` : null,
+    amount: due.amount != null && due.currency && isSupportedCurrency(due.currency) ? `${formatCharge(due.amount, due.currency)}${every}` : null,
     campaignTitle: due.campaignTitle,
     card,
     expires: MONTH_YEAR.format(new Date(Date.UTC(due.card.expYear, due.card.expMonth - 1, 1))),
