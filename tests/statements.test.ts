@@ -192,7 +192,7 @@ describe('GET /account/statements/:year', () => {
       (req as unknown as { session: { donorId?: string } }).session = donorId ? { donorId } : {};
       next();
     });
-    app.use(statementRoutes({ dataSource: kettle.dataSource, receipts }));
+    app.use('/account', statementRoutes({ dataSource: kettle.dataSource, receipts }));
     app.use(notFound);
     app.use(errorHandler(pino({ level: 'silent' })));
     return app;

@@ -12,12 +12,13 @@ export interface StatementRoutesDeps {
 
 /**
  * /account/statements/:year (printable page) and /account/statements/:year.pdf, for the signed-in
- * donor (req.session.donorId). Mount behind the account's session middleware.
+ * donor (req.session.donorId). Paths are relative to the account area: mount at /account, behind
+ * its session middleware, as its other routers are.
  */
 export function statementRoutes({ dataSource, receipts }: StatementRoutesDeps): Router {
   const router = Router();
 
-  router.get('/account/statements/:file', async (req, res) => {
+  router.get('/statements/:file', async (req, res) => {
     const donorId = req.session?.donorId;
     if (!donorId) return res.redirect(303, '/account/sign-in');
     res.set('Cache-Control', 'no-store');
