@@ -77,14 +77,22 @@ const formatters = new Map<string, Intl.NumberFormat>();
 
 /** 3750 usd → "$37.50", 5000000 usd → "$50,000". Intl formats the exact decimal string, not a float. */
 export function formatMoney(minor: number, currency: string, locale = 'en-US'): string {
-  const hasFraction = minor % 10 ** currencyRule(currency).decimals !== 0;
-  const key = `${locale}:${currency}:${hasFraction}`;
+  return format(minor, currency, locale, minor % 10 ** currencyRule(currency).decimals !== 0);
+}
+
+/** 3700 usd → "$37.00": every minor digit shown, as receipts and statements state amounts. */
+export function formatExactMoney(minor: number, currency: string, locale = 'en-US'): string {
+  return format(minor, currency, locale, true);
+}
+
+function format(minor: number, currency: string, locale: string, showFraction: boolean): string {
+  const key = `${locale}:${currency}:${showFraction}`;
   let formatter = formatters.get(key);
   if (!formatter) {
     formatter = new Intl.NumberFormat(locale, {
       style: 'currency',
       currency: currency.toUpperCase(),
-      minimumFractionDigits: hasFraction ? currencyRule(currency).decimals : 0,
+      minimumFractionDigits: showFraction ? currencyRule(currency).decimals : 0,
     });
     formatters.set(key, formatter);
   }

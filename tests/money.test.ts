@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatMoney, grossUpForFees, minorToMajorString, parseMajorAmount } from '../src/money';
+import { formatExactMoney, formatMoney, grossUpForFees, minorToMajorString, parseMajorAmount } from '../src/money';
 
 describe('amounts typed by supporters', () => {
   it.each([
@@ -33,6 +33,12 @@ describe('money display', () => {
     expect(formatMoney(1, 'usd')).toBe('$0.01');
     expect(formatMoney(500, 'jpy')).toBe('¥500');
     expect(formatMoney(900_719_925_474_099, 'usd')).toBe('$9,007,199,254,740.99');
+  });
+
+  it('states every minor digit on receipts and statements', () => {
+    expect(formatExactMoney(3700, 'usd')).toBe('$37.00');
+    expect(formatExactMoney(5_000_000, 'usd')).toBe('$50,000.00');
+    expect(formatExactMoney(500, 'jpy')).toBe('¥500');
   });
 
   it('writes form values in major units', () => {
