@@ -5,7 +5,7 @@ import type { Campaign } from '../src/campaigns/campaign.entity';
 import { LedgerEntry } from '../src/ledger/ledger-entry.entity';
 import { deliverEvent, donateAndPay, postEvent, undeliveredEventsOf, withAppWorkerStopped } from './helpers/flows';
 import { makeCampaign, startTestKettle, totalsOf, type TestKettle } from './helpers/kettle';
-import { addressedTo, startMailbox, type ReceivedMail, type TestMailbox } from './helpers/mailbox';
+import { addressedTo, type ReceivedMail, type TestMailbox } from './helpers/mailbox';
 
 // Receipts and refund notices, received through a real SMTP server as the donor's mail server would.
 
@@ -13,13 +13,10 @@ let kettle: TestKettle;
 let mailbox: TestMailbox;
 
 beforeAll(async () => {
-  mailbox = await startMailbox();
-  kettle = await startTestKettle({ mailbox });
+  kettle = await startTestKettle({ mailbox: true });
+  mailbox = kettle.mailbox!;
 });
-afterAll(async () => {
-  await kettle?.close();
-  await mailbox?.close();
-});
+afterAll(() => kettle?.close());
 
 const LONG_DATE = new Intl.DateTimeFormat('en-US', { dateStyle: 'long', timeZone: 'UTC' });
 

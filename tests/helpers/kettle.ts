@@ -19,7 +19,7 @@ import type { WebhookInboxWorker } from '../../src/jobs/webhook-inbox.worker';
 import type { WebhookService } from '../../src/payments/stripe/webhook.service';
 import { startStripeEmulator, type StripeEmulator } from '../../src/stripe-emulator';
 import { createTestDatabase, type TestDatabase } from './database';
-import type { TestMailbox } from './mailbox';
+import { startMailbox, type TestMailbox } from './mailbox';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy';
 
 export const WEBHOOK_SECRET = 'whsec_test_kettle_suite_secret';
@@ -50,6 +50,8 @@ const TEST_MAIL_POLICY: Partial<OutboxPolicy> = { backoffBaseMs: 50, backoffMaxM
 export interface TestKettle extends KettleInstance {
   stripe: Stripe;
   emulator: StripeEmulator;
+  /** With { mailbox: true }: the test SMTP server the app sends through, closed with the kettle. */
+  mailbox?: TestMailbox;
   /** Present with { dbProxy: true }: cut() takes the database away from the app. */
   dbProxy?: TcpProxy;
   /** The database the app uses (through the proxy when there is one): more instances can join it. */
@@ -123,7 +125,7 @@ export async function startKettleInstance(dbUrl: string, emulator: StripeEmulato
  * the real stripe-node SDK over HTTP, and the app listening on a free port so the emulator's
  * signed webhooks reach it as Stripe's would.
  */
-export async function startTestKettle(opts: { dbProxy?: boolean; autoDeliver?: boolean; logStream?: LogStream } & MailOptions = {}): Promise<TestKettle> {
+export async function startTestKettle(opts: { dbProxy?: boolean; autoDeliver?: boolean; logStream?: LogStream; mailbox?: TestMailbox | true } = {}): Promise<TestKettle> {
   const db: TestDatabase = await createTestDatabase();
   let dbUrl = db.url;
   let dbProxy: TcpProxy | undefined;
@@ -140,13 +142,15 @@ export async function startTestKettle(opts: { dbProxy?: boolean; autoDeliver?: b
   await migrator.destroy();
 
   const emulator = await startStripeEmulator({ autoDeliver: opts.autoDeliver ?? true });
-  const instance = await startKettleInstance(dbUrl, emulator, { logStream: opts.logStream, mailbox: opts.mailbox });
+  const mailbox = opts.mailbox === true ? await startMailbox() : opts.mailbox;
+  const instance = await startKettleInstance(dbUrl, emulator, { logStream: opts.logStream, mailbox });
   emulator.setWebhook({ url: `${instance.baseUrl}/stripe/webhook`, secret: WEBHOOK_SECRET });
 
   return {
     ...instance,
     stripe: createStripeClient({ secretKey: 'sk_test_kettle_suite', apiBase: emulator.url }),
     emulator,
+    mailbox,
     dbProxy,
     dbUrl,
     async settled() {
@@ -159,6 +163,7 @@ export async function startTestKettle(opts: { dbProxy?: boolean; autoDeliver?: b
       dbProxy?.restore();
       await instance.close();
       await dbProxy?.close();
+      if (opts.mailbox === true) await mailbox?.close();
       await db.drop();
     },
   };

@@ -28,6 +28,8 @@ export interface TestMailbox {
   waitFor(predicate: (mail: ReceivedMail) => boolean, opts?: { timeoutMs?: number }): Promise<ReceivedMail>;
   /** Messages received so far that match. */
   matching(predicate: (mail: ReceivedMail) => boolean): ReceivedMail[];
+  /** From now on, RCPT TO this address is refused with 550 (no such mailbox), as a real server refuses an unknown user. */
+  refuseRecipient(email: string): void;
   /** An outage: the server closes its connections and stops listening, so connections are refused. */
   stop(): Promise<void>;
   /** Back on the same port. */
@@ -47,6 +49,7 @@ export const addressedTo = (email: string, subject?: RegExp) => (mail: ReceivedM
 export async function startMailbox(): Promise<TestMailbox> {
   const received: ReceivedMail[] = [];
   const waiters = new Set<{ predicate: (mail: ReceivedMail) => boolean; resolve: (mail: ReceivedMail) => void }>();
+  const refused = new Set<string>();
   let server: SMTPServer | null = null;
   let port = 0;
 
@@ -57,6 +60,11 @@ export async function startMailbox(): Promise<TestMailbox> {
       logger: false,
       // stop() is an outage, not a graceful shutdown: connections are dropped at once.
       closeTimeout: 1,
+      onRcptTo(address, _session, callback) {
+        if (!refused.has(address.address.toLowerCase())) return callback();
+        const err = Object.assign(new Error(`<${address.address}>: Recipient address rejected: no such mailbox`), { responseCode: 550 });
+        callback(err);
+      },
       async onData(stream, session, callback) {
         try {
           const parsed = await simpleParser(stream);
@@ -103,6 +111,7 @@ export async function startMailbox(): Promise<TestMailbox> {
     url: `smtp://127.0.0.1:${port}`,
     received,
     matching: (predicate) => received.filter(predicate),
+    refuseRecipient: (email) => { refused.add(email.toLowerCase()); },
     waitFor(predicate, opts = {}) {
       const already = received.find(predicate);
       if (already) return Promise.resolve(already);

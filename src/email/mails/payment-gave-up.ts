@@ -19,5 +19,5 @@ export const renderPaymentGaveUp: MailRenderer = async (mail, { db, links, templ
     giveAgainUrl: plan.campaign ? `${org.baseUrl}/campaigns/${encodeURIComponent(plan.campaign.slug)}` : org.baseUrl,
     manageUrl: links.manageUrl(mail.donor.id),
   };
-  return { subject: oneLine(`Your ${plan.adjective} gift to ${org.name} has ended`), ...(await templates.render('payment_gave_up', model)) };
+  return { subject: oneLine(`We could not collect your ${plan.adjective} gift to ${org.name}: it has ended`), ...(await templates.render('payment_gave_up', model)) };
 };

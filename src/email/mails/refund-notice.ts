@@ -16,7 +16,8 @@ interface RefundRow {
 
 /**
  * refund_notice { entryId }: a refund entry. What was returned and what the gift now counts as,
- * just after this refund (adjustments up to its own time), so two refunds in a row each say their part.
+ * just after this refund (adjustments up to its own time, Stripe's to the second, then when Kettle
+ * recorded them), so two refunds in a row each say their part.
  */
 export const renderRefundNotice: MailRenderer = async (mail, { db, links, templates, org }) => {
   const entryId = param(mail, 'entryId');
@@ -24,7 +25,7 @@ export const renderRefundNotice: MailRenderer = async (mail, { db, links, templa
     `SELECT r.donor_id, -r.amount AS refunded, r.currency, r.occurred_at, g.id AS gift_id, g.amount AS gift_amount,
             g.occurred_at AS gift_date, c.title AS campaign_title,
             g.amount + (SELECT COALESCE(SUM(a.amount), 0) FROM ledger_entries a
-                         WHERE a.gift_entry_id = g.id AND (a.occurred_at, a.id) <= (r.occurred_at, r.id)) AS net_after
+                         WHERE a.gift_entry_id = g.id AND (a.occurred_at, a.created_at) <= (r.occurred_at, r.created_at)) AS net_after
        FROM ledger_entries r
        JOIN ledger_entries g ON g.id = r.gift_entry_id
        JOIN campaigns c ON c.id = g.campaign_id
