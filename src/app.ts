@@ -6,12 +6,18 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { AccountLinks } from './account/links';
 import { campaignRoutes } from './campaigns/campaign.routes';
 import type { Config } from './config';
 import { CheckoutService } from './donations/checkout.service';
 import { DonateLimiter } from './donations/donate-limiter';
 import { DonateService } from './donations/donate.service';
 import { donationRoutes } from './donations/donation.routes';
+import { devOutboxRoutes } from './email/dev-outbox.routes';
+import { createMailer, type Mailer } from './email/mailer';
+import { DEFAULT_OUTBOX_POLICY, OutboxDelivery, type OutboxPolicy } from './email/outbox-delivery';
+import { MailTemplates } from './email/templates';
+import { MailOutboxWorker } from './jobs/mail-outbox.worker';
 import { WebhookInboxWorker } from './jobs/webhook-inbox.worker';
 import type { Logger } from './logger';
 import { StripeEventHandlers } from './payments/stripe/event-handlers';
@@ -37,6 +43,8 @@ export interface AppDeps {
   testMode: boolean;
   /** Origins of the checkout pages the donate form redirects to (allowed by the CSP's form-action). */
   checkoutOrigins: string[];
+  /** The mail outbox's retry timing (tests shorten it). */
+  mailPolicy?: Partial<OutboxPolicy>;
 }
 
 export interface App {
@@ -44,6 +52,9 @@ export interface App {
   webhooks: WebhookService;
   /** Applies stored webhook events; the caller starts it (server, tests) and stops it on shutdown. */
   webhookWorker: WebhookInboxWorker;
+  /** Sends queued mail; the caller starts it and stops it on shutdown, then closes the mailer. */
+  mailWorker: MailOutboxWorker;
+  mailer: Mailer;
 }
 
 const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
@@ -54,9 +65,16 @@ const ALTCHA_DIST = path.resolve(path.dirname(require.resolve('altcha')), '..');
 export function createApp(deps: AppDeps): App {
   const { config, dataSource, stripe, logger } = deps;
   const handlers = new StripeEventHandlers(stripe, logger);
-  const webhookWorker = new WebhookInboxWorker(new StripeInbox(dataSource, handlers, logger), logger, {
-    connectionString: (dataSource.options as { url?: string }).url ?? null,
-  });
+  const connectionString = (dataSource.options as { url?: string }).url ?? null;
+  const webhookWorker = new WebhookInboxWorker(new StripeInbox(dataSource, handlers, logger), logger, { connectionString });
+  const mailer = createMailer(config.mail, config.baseUrl);
+  const mailContext = {
+    links: new AccountLinks(config.baseUrl, config.sessionSecret),
+    templates: new MailTemplates(path.join(ROOT, 'views/emails'), config.orgName),
+    org: { name: config.orgName, baseUrl: config.baseUrl, receipts: config.receipts },
+  };
+  const mailDelivery = new OutboxDelivery(dataSource, mailer, mailContext, logger, { ...DEFAULT_OUTBOX_POLICY, ...deps.mailPolicy });
+  const mailWorker = new MailOutboxWorker(mailDelivery, logger, { connectionString });
   const webhooks = new WebhookService(dataSource, stripe, deps.webhookSecret, () => webhookWorker.wake());
   const checkout = new CheckoutService(dataSource, stripe, config.baseUrl, config.orgName, logger);
   const limiter = new DonateLimiter((dataSource.driver as PostgresDriver).master, config.donateLimits, deriveSecret(config.sessionSecret, 'rate-limit-keys'));
@@ -123,10 +141,12 @@ export function createApp(deps: AppDeps): App {
   app.use(express.urlencoded({ extended: false, limit: '20kb', parameterLimit: 50 }));
   app.use(cookieParser(config.sessionSecret));
 
+  // Development and demo only: the mail that would have been sent.
+  if (deps.testMode) app.use(devOutboxRoutes(mailer.fileOutbox));
   app.use(campaignRoutes(dataSource, config.coverFees));
   app.use(donationRoutes({ dataSource, donate, fees: config.coverFees, baseUrl: config.baseUrl, secureCookies: config.baseUrl.startsWith('https://') }));
 
   app.use(notFound);
   app.use(errorHandler(logger));
-  return { app, webhooks, webhookWorker };
+  return { app, webhooks, webhookWorker, mailWorker, mailer };
 }

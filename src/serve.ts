@@ -50,7 +50,7 @@ export async function serve(bootConfig: Config, logger: Logger, database: Databa
     if (demo) logger.info({ slug: demo.slug }, 'seeded the demo campaign');
   }
 
-  const { app, webhooks, webhookWorker } = createApp({
+  const { app, webhooks, webhookWorker, mailWorker, mailer } = createApp({
     config,
     dataSource: database.dataSource,
     logger,
@@ -69,6 +69,12 @@ export async function serve(bootConfig: Config, logger: Logger, database: Databa
 
   // Applies stored webhook events (and retries, and deferred ones) off the request path.
   webhookWorker.start();
+  // Sends queued mail (receipts, notices) with retries, off the webhook's path.
+  mailWorker.start();
+  if (!config.mail.smtpUrl) {
+    const listed = stripeSetup.emulator ? ` and listed at ${config.baseUrl}/dev/outbox` : '';
+    logger.warn({ dir: config.mail.outboxDir }, `SMTP_URL is not set: mail is written to ${config.mail.outboxDir}${listed}, not sent`);
+  }
   const jobs = startKettleJobs({ dataSource: database.dataSource, stripe: stripeSetup.stripe, inbox: webhooks, dataRetentionDays: config.dataRetentionDays, logger });
 
   let stopping = false;
@@ -79,6 +85,8 @@ export async function serve(bootConfig: Config, logger: Logger, database: Databa
     setTimeout(() => process.exit(1), 10_000).unref();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await webhookWorker.stop();
+    await mailWorker.stop();
+    mailer.close();
     await jobs.stop();
     await stripeSetup.emulator?.close();
     await database.close();

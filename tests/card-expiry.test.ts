@@ -54,7 +54,7 @@ const notices = (): Promise<{ dedupe_key: string; donor_id: string; params: { re
   kettle.dataSource.query(`SELECT dedupe_key, donor_id, params FROM email_outbox WHERE kind = 'card_expiring' ORDER BY dedupe_key`);
 
 const service = () => new CardExpiryService(kettle.dataSource, silent);
-const render = async (donorId: string, params: Record<string, unknown>) => renderCardExpiringMail(await mailFor(kettle, donorId, params), mailContext(kettle));
+const render = async (donorId: string, params: Record<string, unknown>) => renderCardExpiringMail(await mailFor(kettle, donorId, params, 'card_expiring'), mailContext(kettle));
 
 describe('card-expiry notices', () => {
   let ann: string;

@@ -40,8 +40,41 @@ describe('configuration', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: '' }).databaseUrl).toBeUndefined();
   });
 
+  describe('mail', () => {
+    const production = {
+      NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), BASE_URL: 'https://give.example.org', DATABASE_URL: 'postgres://db/kettle',
+      STRIPE_SECRET_KEY: 'sk_live_abc', STRIPE_WEBHOOK_SECRET: 'whsec_abc', MAIL_FROM: '"Newsroom" <giving@example.org>',
+    };
+
+    it('refuses production without an SMTP server or a sender: mail must really go out', () => {
+      expect(() => loadConfig(production)).toThrow('Invalid setting SMTP_URL: is required when NODE_ENV=production');
+      expect(() => loadConfig({ ...production, SMTP_URL: 'smtp://mail.example.org:587', MAIL_FROM: '' })).toThrow('Invalid setting MAIL_FROM: is required when NODE_ENV=production');
+      expect(loadConfig({ ...production, SMTP_URL: 'smtp://mail.example.org:587' }).mail.smtpUrl).toBe('smtp://mail.example.org:587');
+    });
+
+    it('writes mail to DATA_DIR/outbox when SMTP_URL is unset outside production, from the organisation\'s name', () => {
+      const config = loadConfig({ DATA_DIR: '/var/kettle', ORG_NAME: 'The "Daily" Bugle' });
+      expect(config.mail).toEqual({ smtpUrl: undefined, from: '"The Daily Bugle" <giving@localhost>', outboxDir: '/var/kettle/outbox' });
+    });
+
+    it('takes only smtp:// or smtps:// URLs', () => {
+      expect(() => loadConfig({ SMTP_URL: 'http://mail.example.org' })).toThrow(/^Invalid setting SMTP_URL: must look like smtp:\/\/user:pass@host:587/);
+    });
+
+    it('puts the legal name, tax id and the no-goods line on receipts', () => {
+      expect(loadConfig({ ORG_NAME: 'Bugle' }).receipts).toEqual({
+        legalName: 'Bugle', taxId: null, note: 'No goods or services were provided in exchange for this contribution.',
+      });
+      expect(loadConfig({ ORG_LEGAL_NAME: 'Bugle Media Inc.', ORG_TAX_ID: '12-3456789', RECEIPT_NOTE: 'Thank you.' }).receipts)
+        .toEqual({ legalName: 'Bugle Media Inc.', taxId: '12-3456789', note: 'Thank you.' });
+    });
+  });
+
   describe('Stripe keys and URLs by environment', () => {
-    const production = { NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), BASE_URL: 'https://give.example.org', DATABASE_URL: 'postgres://db/kettle', STRIPE_WEBHOOK_SECRET: 'whsec_abc' };
+    const production = {
+      NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), BASE_URL: 'https://give.example.org', DATABASE_URL: 'postgres://db/kettle',
+      STRIPE_WEBHOOK_SECRET: 'whsec_abc', SMTP_URL: 'smtps://giving:secret@smtp.example.org:465', MAIL_FROM: '"Newsroom" <giving@example.org>',
+    };
 
     it('refuses a live key outside production, naming the variable', () => {
       for (const key of ['sk_live_abc', 'rk_live_abc']) {

@@ -35,6 +35,13 @@ describe('money display', () => {
     expect(formatMoney(900_719_925_474_099, 'usd')).toBe('$9,007,199,254,740.99');
   });
 
+  it('states every minor digit on receipts and statements', () => {
+    expect(formatCharge(3700, 'usd')).toBe('$37.00');
+    expect(formatCharge(5_000_000, 'usd')).toBe('$50,000.00');
+    expect(formatCharge(-1250, 'usd')).toBe('-$12.50');
+    expect(formatCharge(500, 'jpy')).toBe('¥500');
+  });
+
   it('writes form values in major units', () => {
     expect(minorToMajorString(2500, 'usd')).toBe('25');
     expect(minorToMajorString(3750, 'usd')).toBe('37.50');
@@ -54,14 +61,5 @@ describe('covering fees', () => {
 
   it('charges nothing extra when there are no fees', () => {
     expect(grossUpForFees(2500, { percentBps: 0, fixedMinor: 0 })).toBe(2500);
-  });
-});
-
-describe('amounts charged (receipts, statements)', () => {
-  it('always show the minor digits', () => {
-    expect(formatCharge(3700, 'usd')).toBe('$37.00');
-    expect(formatCharge(3750, 'usd')).toBe('$37.50');
-    expect(formatCharge(-1250, 'usd')).toBe('-$12.50');
-    expect(formatCharge(500, 'jpy')).toBe('¥500');
   });
 });

@@ -39,7 +39,7 @@ function shuffle<T>(items: T[], seed: number): T[] {
 
 /** Forgets everything webhooks wrote (not the checkout intents the donate form wrote), to replay from scratch. */
 async function forgetWebhookEffects() {
-  await kettle.dataSource.query(`TRUNCATE stripe_events, campaign_donor_totals, recurring_gifts, donor_stripe_customers`);
+  await kettle.dataSource.query(`TRUNCATE stripe_events, campaign_donor_totals, recurring_gifts, donor_stripe_customers, email_outbox`);
   await kettle.dataSource.query(`DELETE FROM ledger_entries WHERE gift_entry_id IS NOT NULL`);
   await kettle.dataSource.query(`DELETE FROM ledger_entries`);
   await kettle.dataSource.query(`UPDATE campaign_totals SET raised_amount = 0, gift_count = 0, donor_count = 0`);

@@ -49,6 +49,41 @@ export class RecurringGift {
   @Column({ name: 'last_payment_failed_at', type: 'timestamptz', nullable: true })
   lastPaymentFailedAt: Date | null;
 
+  /** The card that pays it: the subscription's default payment method. */
+  @Column({ name: 'stripe_payment_method_id', type: 'text', nullable: true })
+  stripePaymentMethodId: string | null;
+
+  @Column({ name: 'card_brand', type: 'text', nullable: true })
+  cardBrand: string | null;
+
+  @Column({ name: 'card_last4', type: 'text', nullable: true })
+  cardLast4: string | null;
+
+  @Column({ name: 'card_exp_month', type: 'integer', nullable: true })
+  cardExpMonth: number | null;
+
+  @Column({ name: 'card_exp_year', type: 'integer', nullable: true })
+  cardExpYear: number | null;
+
+  /** Paused until then (Stripe's pause_collection.resumes_at). */
+  @Column({ name: 'pause_resumes_at', type: 'timestamptz', nullable: true })
+  pauseResumesAt: Date | null;
+
+  /** When it ends, or is set to end. */
+  @Column({ name: 'cancel_at', type: 'timestamptz', nullable: true })
+  cancelAt: Date | null;
+
+  /** When the cancellation was asked for (Stripe's canceled_at, set as soon as a cancel at period end is). */
+  @Column({ name: 'canceled_at', type: 'timestamptz', nullable: true })
+  canceledAt: Date | null;
+
+  /** The last failed charge's decline (Stripe's decline_code, else its error code) and message. */
+  @Column({ name: 'last_decline_code', type: 'text', nullable: true })
+  lastDeclineCode: string | null;
+
+  @Column({ name: 'last_decline_message', type: 'text', nullable: true })
+  lastDeclineMessage: string | null;
+
   /** When the stored state was read from Stripe: an older read never overwrites a newer one. */
   @Column({ name: 'stripe_state_at', type: 'timestamptz', nullable: true })
   stripeStateAt: Date | null;

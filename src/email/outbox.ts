@@ -42,3 +42,30 @@ export async function queueMails(tx: EntityManager, mails: QueuedMail[]): Promis
   if (rows.length > 0) await tx.query(`SELECT pg_notify($1, '')`, [OUTBOX_CHANNEL]);
   return rows.length;
 }
+
+/**
+ * The mails the webhook path owes, each keyed on the fact it is about, so a replayed or reordered
+ * event can never owe one twice.
+ */
+export const receiptMail = (entryId: string, donorId: string): QueuedMail =>
+  ({ dedupeKey: `receipt:${entryId}`, kind: 'receipt', donorId, params: { entryId } });
+
+export const refundNoticeMail = (entryId: string, donorId: string): QueuedMail =>
+  ({ dedupeKey: `refund:${entryId}`, kind: 'refund_notice', donorId, params: { entryId } });
+
+/** Once per failed invoice, however many times Stripe retries it. */
+export const paymentFailedMail = (p: {
+  recurringGiftId: string; donorId: string; invoiceId: string; amount: number; currency: string; nextAttemptAt: number | null;
+}): QueuedMail => ({
+  dedupeKey: `payment_failed:${p.invoiceId}`,
+  kind: 'payment_failed',
+  donorId: p.donorId,
+  params: { recurringGiftId: p.recurringGiftId, invoiceId: p.invoiceId, amount: p.amount, currency: p.currency, nextAttemptAt: p.nextAttemptAt },
+});
+
+export const paymentGaveUpMail = (p: { recurringGiftId: string; donorId: string; subscriptionId: string }): QueuedMail =>
+  ({ dedupeKey: `payment_gave_up:${p.subscriptionId}`, kind: 'payment_gave_up', donorId: p.donorId, params: { recurringGiftId: p.recurringGiftId } });
+
+/** Keyed on when the cancellation was asked for: cancel, undo, cancel again owes two. */
+export const cancelConfirmationMail = (p: { recurringGiftId: string; donorId: string; subscriptionId: string; requestedAt: number }): QueuedMail =>
+  ({ dedupeKey: `cancel:${p.subscriptionId}:${p.requestedAt}`, kind: 'cancel_confirmation', donorId: p.donorId, params: { recurringGiftId: p.recurringGiftId } });

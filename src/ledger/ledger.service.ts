@@ -261,9 +261,9 @@ async function moveDonorNets(tx: EntityManager, moves: { campaignId: string; don
   return changes;
 }
 
-export async function findGiftByPaymentIntent(tx: EntityManager, paymentIntentId: string): Promise<{ id: string } | null> {
-  const [gift] = await tx.query(`SELECT id FROM ledger_entries WHERE stripe_payment_intent_id = $1 AND kind = 'gift'`, [paymentIntentId]);
-  return gift ?? null;
+export async function findGiftByPaymentIntent(tx: EntityManager, paymentIntentId: string): Promise<{ id: string; donorId: string | null } | null> {
+  const [gift] = await tx.query(`SELECT id, donor_id FROM ledger_entries WHERE stripe_payment_intent_id = $1 AND kind = 'gift'`, [paymentIntentId]);
+  return gift ? { id: gift.id, donorId: gift.donor_id } : null;
 }
 
 export async function refundIsRecorded(tx: EntityManager, stripeRefundId: string): Promise<boolean> {

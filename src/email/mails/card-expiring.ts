@@ -1,6 +1,6 @@
 import { loadExpiringCard } from '../../donations/card-expiry.service';
 import { formatCharge, isSupportedCurrency } from '../../money';
-import type { MailOutcome, MailRenderContext, MailRow } from './renderer-contract';
+import type { MailContext, MailToRender, RenderOutcome } from './mail';
 
 const CARD_BRANDS: Record<string, string> = {
   visa: 'Visa', mastercard: 'Mastercard', amex: 'American Express', discover: 'Discover', jcb: 'JCB', diners: 'Diners Club', unionpay: 'UnionPay',
@@ -14,7 +14,7 @@ const MONTH_YEAR = new Intl.DateTimeFormat('en-US', { month: 'long', year: 'nume
  * when the next charge is, and links straight to updating the card. Skipped when, by the time it
  * is sent, the plan ended or the card was replaced.
  */
-export async function renderCardExpiringMail(mail: MailRow, { db, links, templates }: MailRenderContext): Promise<MailOutcome> {
+export async function renderCardExpiringMail(mail: MailToRender, { db, links, templates }: MailContext): Promise<RenderOutcome> {
   const { recurringGiftId, paymentMethodId } = mail.params;
   if (typeof recurringGiftId !== 'string' || typeof paymentMethodId !== 'string') return { skip: 'the notice names no plan and card' };
   const due = await loadExpiringCard(db, recurringGiftId, paymentMethodId);

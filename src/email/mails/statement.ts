@@ -1,14 +1,14 @@
 import { renderStatementPdf } from '../../account/statement-pdf';
 import { statementPageModel, statementPdfFilename } from '../../account/statement-page';
 import { FIRST_STATEMENT_YEAR, loadStatement, statementHasGiving } from '../../account/statements.service';
-import type { MailOutcome, MailRenderContext, MailRow } from './renderer-contract';
+import type { MailContext, MailToRender, RenderOutcome } from './mail';
 
 /**
  * statement { year }: a donor's yearly giving statement (`npm run cli -- statements:send`). The
  * totals per currency, a link to the printable statement (the manage link, then the statement
  * page) and the same statement as a PDF. Rendered from the ledger when sent.
  */
-export async function renderStatementMail(mail: MailRow, { db, links, templates, org }: MailRenderContext): Promise<MailOutcome> {
+export async function renderStatementMail(mail: MailToRender, { db, links, templates, org }: MailContext): Promise<RenderOutcome> {
   const year = Number(mail.params.year);
   if (!Number.isInteger(year) || year < FIRST_STATEMENT_YEAR || year > 9999) return { skip: 'the statement has no valid year' };
   const statement = await loadStatement(db, mail.donor.id, year, org.receipts);

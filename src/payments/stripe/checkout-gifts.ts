@@ -2,6 +2,7 @@ import type { EntityManager } from 'typeorm';
 import type { CheckoutIntent } from '../../donations/checkout-intent.entity';
 import { findIntentsForSessions, markIntentsSettled } from '../../donations/checkout-intent.service';
 import { upsertDonors, type DonorIdentity } from '../../donors/donor.service';
+import { queueMails, receiptMail } from '../../email/outbox';
 import { recordLedgerEntries, type NewGift } from '../../ledger/ledger.service';
 import type { TotalsAccumulator } from '../../ledger/totals-accumulator';
 import { idOf, type Stripe } from './stripe-client';
@@ -68,7 +69,7 @@ export function isPaidOneOffSession(event: Stripe.Event): boolean {
 
 /**
  * Applies paid one-off Checkout Sessions set-based: a handful of statements for the whole lot
- * (intents, donors, intents settled, ledger, donor nets) instead of about seven per event, with
+ * (intents, donors, intents settled, ledger, donor nets, receipts owed) instead of about seven per event, with
  * the same outcome as the per-event handler. Events it cannot settle on its own (a session
  * Kettle did not store, or not yet; an amount or currency that differs) are declined untouched,
  * for the per-event handler to decide. Anything else throws (a campaign counting in another
@@ -98,6 +99,10 @@ export async function applyPaidSessions(
   })));
   const gifts = accepted.map(({ item, session, intent }, i) => giftOfSession(item.event, session, intent, donorIds[i]));
   const results = await recordLedgerEntries(tx, gifts, totals);
+  await queueMails(tx, results.flatMap((result, i) => {
+    const donorId = donorIds[i];
+    return result.created && result.entryId && donorId ? [receiptMail(result.entryId, donorId)] : [];
+  }));
   accepted.forEach(({ item }, i) => {
     const paymentIntentId = gifts[i].stripePaymentIntentId;
     outcomes.set(item.id, { status: 'processed', recordedPaymentIntents: results[i].created && paymentIntentId ? [paymentIntentId] : [] });

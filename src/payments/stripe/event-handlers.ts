@@ -7,12 +7,14 @@ import {
   asUuid, findIntent, findIntentForSession, intentStillStarting, markIntentClosed, markIntentSettled,
 } from '../../donations/checkout-intent.service';
 import {
-  findRecurringGift, frequencyOfInterval, linkRecurringGift, recordFailedPayment, recordSubscriptionState,
+  findRecurringGift, frequencyOfInterval, linkRecurringGift, recordFailedPayment, type Decline,
 } from '../../donations/recurring-gift.service';
 import { upsertDonor } from '../../donors/donor.service';
+import { paymentFailedMail, queueMails, receiptMail, refundNoticeMail, type QueuedMail } from '../../email/outbox';
 import { findGiftByPaymentIntent, recordLedgerEntry, refundIsRecorded } from '../../ledger/ledger.service';
 import type { TotalsAccumulator } from '../../ledger/totals-accumulator';
 import { donorOfSession, feeCoverOf, giftOfSession, secondsToDate, sessionMatchesIntent } from './checkout-gifts';
+import { applySubscriptionState, mergeEndedState } from './subscription-state';
 import { idOf, META_CAMPAIGN, META_CHECKOUT_INTENT, type Stripe } from './stripe-client';
 
 /**
@@ -35,8 +37,10 @@ export interface PreparedEvent {
   invoicePaymentIntentId?: string | null;
   /** Every refund of the charge and the charge's amount_refunded, both as Stripe has them now. */
   refunds?: { chargeId: string; paymentIntentId: string | null; amountRefunded: number | null; list: Stripe.Refund[] };
-  /** The subscription as it is now, and when we read it: deliveries come in any order. */
+  /** The subscription as it is now (its default payment method expanded), and when we read it: deliveries come in any order. */
   subscription?: { current: Stripe.Subscription; readAt: Date };
+  /** Why the invoice's latest payment attempt was declined. */
+  decline?: Decline | null;
   disputedPaymentIntentId?: string | null;
 }
 
@@ -60,7 +64,9 @@ export class StripeEventHandlers {
     if (SUBSCRIPTION_EVENTS.has(event.type)) {
       const sub = event.data.object as Stripe.Subscription;
       const readAt = new Date();
-      return { subscription: { current: await this.stripe.subscriptions.retrieve(sub.id), readAt } };
+      const current = await this.stripe.subscriptions.retrieve(sub.id, { expand: ['default_payment_method'] });
+      if (event.type === 'customer.subscription.deleted') mergeEndedState(current, sub);
+      return { subscription: { current, readAt } };
     }
     if (REFUND_EVENTS.has(event.type)) {
       const object = event.data.object as Stripe.Charge | Stripe.Refund;
@@ -76,6 +82,8 @@ export class StripeEventHandlers {
     switch (event.type) {
       case 'invoice.paid':
         return { invoicePaymentIntentId: await this.invoicePaymentIntent(event.data.object) };
+      case 'invoice.payment_failed':
+        return { decline: await this.invoiceDecline(event.data.object) };
       case 'charge.dispute.closed': {
         const dispute = event.data.object;
         if (dispute.status !== 'lost' || dispute.payment_intent) return {};
@@ -104,7 +112,7 @@ export class StripeEventHandlers {
       case 'invoice.paid':
         return this.invoicePaid(tx, event, event.data.object, prepared.invoicePaymentIntentId ?? null, totals);
       case 'invoice.payment_failed':
-        return this.invoicePaymentFailed(tx, event, event.data.object);
+        return this.invoicePaymentFailed(tx, event, event.data.object, prepared.decline ?? null);
       case 'charge.dispute.closed':
         return this.disputeClosed(tx, event, event.data.object, prepared.disputedPaymentIntentId ?? null, totals);
       default:
@@ -136,6 +144,7 @@ export class StripeEventHandlers {
 
     const gift = giftOfSession(event, session, intent, donorId);
     const result = await recordLedgerEntry(tx, gift, totals);
+    if (result.created && result.entryId && donorId) await queueMails(tx, [receiptMail(result.entryId, donorId)]);
     return { status: 'processed', recordedPaymentIntents: result.created && gift.stripePaymentIntentId ? [gift.stripePaymentIntentId] : [] };
   }
 
@@ -195,19 +204,30 @@ export class StripeEventHandlers {
       stripeSubscriptionId: subscriptionId,
       occurredAt: secondsToDate(invoice.status_transitions?.paid_at ?? event.created),
     }, totals);
+    if (result.created && result.entryId && donorId) await queueMails(tx, [receiptMail(result.entryId, donorId)]);
     if (!paymentIntentId) this.logger.warn({ invoice: invoice.id }, 'paid invoice without a PaymentIntent: its refunds cannot be matched');
     return { status: 'processed', recordedPaymentIntents: result.created && paymentIntentId ? [paymentIntentId] : [] };
   }
 
-  private async invoicePaymentFailed(tx: EntityManager, event: Stripe.Event, invoice: Stripe.Invoice): Promise<EventOutcome> {
+  /** Records the failed attempt and its decline, and owes the donor one mail per failed invoice (retries included). */
+  private async invoicePaymentFailed(tx: EntityManager, event: Stripe.Event, invoice: Stripe.Invoice, decline: Decline | null): Promise<EventOutcome> {
     const details = invoice.parent?.subscription_details;
     const subscriptionId = idOf(details?.subscription);
     if (!subscriptionId) return ignored('invoice without a subscription');
     const link = await this.subscriptionLink(tx, subscriptionId, details?.metadata ?? null);
     if (!link.campaignId) return ignored('subscription not created by Kettle');
-    await linkRecurringGift(tx, subscriptionId, { campaignId: link.campaignId, donorId: null, intentId: link.intent?.id ?? null, customerId: idOf(invoice.customer) });
-    await recordFailedPayment(tx, subscriptionId, secondsToDate(event.created));
-    this.logger.info({ subscription: subscriptionId, invoice: invoice.id }, 'recurring gift payment failed');
+    const customerId = idOf(invoice.customer);
+    const donorId = await upsertDonor(tx, { email: invoice.customer_email ?? link.intent?.email, name: link.intent?.donorName ?? invoice.customer_name, stripeCustomerId: customerId });
+    const plan = await linkRecurringGift(tx, subscriptionId, { campaignId: link.campaignId, donorId, intentId: link.intent?.id ?? null, customerId });
+    await recordFailedPayment(tx, subscriptionId, secondsToDate(event.created), decline);
+    // A first payment that fails leaves no plan to rescue (Checkout asks for another card there and then).
+    if (plan.donorId && invoice.billing_reason !== 'subscription_create') {
+      await queueMails(tx, [paymentFailedMail({
+        recurringGiftId: plan.id, donorId: plan.donorId, invoiceId: invoice.id, amount: invoice.amount_due, currency: invoice.currency,
+        nextAttemptAt: invoice.next_payment_attempt ?? null,
+      })]);
+    }
+    this.logger.info({ subscription: subscriptionId, invoice: invoice.id, decline: decline?.code }, 'recurring gift payment failed');
     return { status: 'processed' };
   }
 
@@ -216,19 +236,8 @@ export class StripeEventHandlers {
     if (!link.campaignId) return ignored('subscription not created by Kettle');
     const customerId = idOf(sub.customer);
     const donorId = customerId ? await upsertDonor(tx, { stripeCustomerId: customerId }) : null;
-    await linkRecurringGift(tx, sub.id, { campaignId: link.campaignId, donorId, intentId: link.intent?.id ?? null, customerId });
-
-    const item = sub.items?.data?.[0];
-    await recordSubscriptionState(tx, sub.id, {
-      status: sub.status,
-      amount: item?.price?.unit_amount != null ? item.price.unit_amount * (item.quantity ?? 1) : null,
-      currency: item?.price?.currency ?? null,
-      interval: item?.price?.recurring?.interval ?? null,
-      cancelAtPeriodEnd: sub.cancel_at_period_end ?? false,
-      paused: sub.pause_collection != null,
-      currentPeriodEnd: item?.current_period_end ? secondsToDate(item.current_period_end) : null,
-      readAt,
-    });
+    const plan = await linkRecurringGift(tx, sub.id, { campaignId: link.campaignId, donorId, intentId: link.intent?.id ?? null, customerId });
+    await applySubscriptionState(tx, plan, sub, readAt);
     return { status: 'processed' };
   }
 
@@ -243,17 +252,20 @@ export class StripeEventHandlers {
     if (!gift) return { status: 'deferred', awaiting: refunds.paymentIntentId };
 
     let outstanding = 0;
+    const notices: QueuedMail[] = [];
     for (const refund of refunds.list) {
       const adjustment = { giftEntryId: gift.id, amount: refund.amount, currency: refund.currency, stripeRefundId: refund.id };
       if (refund.status === 'succeeded') {
         outstanding += refund.amount;
-        await recordLedgerEntry(tx, { kind: 'refund', ...adjustment, occurredAt: secondsToDate(refund.created) }, totals);
+        const result = await recordLedgerEntry(tx, { kind: 'refund', ...adjustment, occurredAt: secondsToDate(refund.created) }, totals);
+        if (result.created && result.entryId && gift.donorId) notices.push(refundNoticeMail(result.entryId, gift.donorId));
       } else if (refund.status === 'pending' || refund.status === 'requires_action') {
         outstanding += refund.amount;
       } else if (refund.status === 'failed' && await refundIsRecorded(tx, refund.id)) {
         await recordLedgerEntry(tx, { kind: 'refund_reversal', ...adjustment, occurredAt: new Date() }, totals);
       }
     }
+    await queueMails(tx, notices);
     // Stripe's amount_refunded counts pending refunds too, and drops failed ones.
     if (refunds.amountRefunded !== null && outstanding !== refunds.amountRefunded) {
       this.logger.warn({ charge: refunds.chargeId, outstanding, amountRefunded: refunds.amountRefunded }, 'refunds differ from the charge\'s amount_refunded');
@@ -286,6 +298,20 @@ export class StripeEventHandlers {
     if (campaignId && !(await tx.getRepository(Campaign).existsBy({ id: campaignId }))) campaignId = null;
     const frequency: Frequency | null = frequencyOfInterval(known?.interval);
     return { campaignId, intent, frequency };
+  }
+
+  /** Why the invoice's latest payment attempt failed: its PaymentIntent's last_payment_error. */
+  private async invoiceDecline(invoice: Stripe.Invoice): Promise<Decline | null> {
+    let payments = invoice.payments?.data ?? [];
+    if (payments.length === 0) {
+      for await (const payment of this.stripe.invoicePayments.list({ invoice: invoice.id, limit: 100 })) payments.push(payment);
+    }
+    // Listed newest first: the attempt this event is about.
+    const attempt = [...payments].sort((a, b) => b.created - a.created).find((p) => p.payment?.type === 'payment_intent');
+    const paymentIntentId = attempt?.payment?.type === 'payment_intent' ? idOf(attempt.payment.payment_intent) : null;
+    if (!paymentIntentId) return null;
+    const error = (await this.stripe.paymentIntents.retrieve(paymentIntentId)).last_payment_error;
+    return error ? { code: error.decline_code ?? error.code ?? null, message: error.message ?? null } : null;
   }
 
   /** The PaymentIntent that paid an invoice (basil: in invoice.payments, fetched when the payload lacks it). */

@@ -1,0 +1,81 @@
+import { createTransport, type Transporter } from 'nodemailer';
+import type { MailConfig } from '../config';
+import { FileOutbox } from './file-outbox';
+
+export interface MailAttachment {
+  filename: string;
+  contentType: string;
+  content: Buffer;
+}
+
+/** One rendered mail on its way out. */
+export interface OutgoingMail {
+  /** The email_outbox row: its id makes the Message-ID, the same on every try. */
+  outboxId: string;
+  to: string;
+  subject: string;
+  html: string;
+  text: string;
+  attachments?: MailAttachment[];
+}
+
+export interface Mailer {
+  /** Resolves once the SMTP server accepted the mail (or it was written to the file outbox). */
+  send(mail: OutgoingMail): Promise<void>;
+  /** Where mail goes instead of SMTP when SMTP_URL is unset; null when it is sent. */
+  readonly fileOutbox: FileOutbox | null;
+  close(): void;
+}
+
+/**
+ * Sends through SMTP_URL, or, when it is unset (never in production: config refuses that), writes
+ * every mail to the file outbox under DATA_DIR/outbox for the /dev/outbox page.
+ */
+export function createMailer(config: MailConfig, baseUrl: string): Mailer {
+  // A stable Message-ID per outbox row: if a crash makes Kettle send a mail twice, receivers can tell.
+  const messageIdDomain = new URL(baseUrl).hostname || 'localhost';
+  const envelope = (mail: OutgoingMail) => ({
+    from: config.from,
+    to: mail.to,
+    subject: mail.subject,
+    html: mail.html,
+    text: mail.text,
+    attachments: mail.attachments,
+    messageId: `<${mail.outboxId}@${messageIdDomain}>`,
+    // Transactional mail: auto-responders (out of office) should not answer it.
+    headers: { 'Auto-Submitted': 'auto-generated' },
+  });
+
+  if (config.smtpUrl) {
+    const transport: Transporter = createTransport({
+      url: config.smtpUrl,
+      pool: true,
+      maxConnections: 3,
+      // Bounded, so a stalled server fails a try well within the outbox's lease.
+      connectionTimeout: 10_000,
+      greetingTimeout: 10_000,
+      socketTimeout: 30_000,
+    });
+    return {
+      fileOutbox: null,
+      async send(mail) {
+        await transport.sendMail(envelope(mail));
+      },
+      close: () => transport.close(),
+    };
+  }
+
+  const fileOutbox = new FileOutbox(config.outboxDir);
+  const composer = createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  return {
+    fileOutbox,
+    async send(mail) {
+      const info = await composer.sendMail(envelope(mail));
+      await fileOutbox.write(
+        { id: mail.outboxId, to: mail.to, subject: mail.subject, html: mail.html, text: mail.text, writtenAt: new Date().toISOString() },
+        info.message as Buffer,
+      );
+    },
+    close: () => composer.close(),
+  };
+}

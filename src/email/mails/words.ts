@@ -1,0 +1,36 @@
+import type { Frequency } from '../../campaigns/campaign.entity';
+import { formatCharge } from '../../money';
+import type { MailRecipient } from './mail';
+
+/** Words the mails share, so a receipt and a statement say a gift the same way. */
+
+const LONG_DATE = new Intl.DateTimeFormat('en-US', { dateStyle: 'long', timeZone: 'UTC' });
+
+/** "November 27, 2026" (UTC, as the pages show dates). */
+export const longDate = (date: Date) => LONG_DATE.format(date);
+
+/** The short form of a ledger entry id a donor can quote: its first 8 hex digits, upper case. */
+export const giftReference = (entryId: string) => entryId.replace(/-/g, '').slice(0, 8).toUpperCase();
+
+/** "Dear Jane Doe," or "Hello," when we have no name. */
+export const greeting = (donor: MailRecipient) => (donor.name ? `Dear ${donor.name},` : 'Hello,');
+
+/** "One-off gift", "Monthly gift (first payment)", "Annual gift (renewal)". */
+export function giftFrequency(frequency: Frequency | null, renewal: boolean): string {
+  if (frequency === 'monthly' || frequency === 'annual') {
+    return `${frequency === 'monthly' ? 'Monthly' : 'Annual'} gift (${renewal ? 'renewal' : 'first payment'})`;
+  }
+  return 'One-off gift';
+}
+
+/** "$10 a month", "$120 a year", from a recurring gift's amount and Stripe interval. */
+export function planAmount(amount: number, currency: string, interval: string | null): string {
+  const every = interval === 'year' ? ' a year' : interval === 'month' ? ' a month' : '';
+  return `${formatCharge(amount, currency)}${every}`;
+}
+
+/** "monthly" / "annual" / "recurring", for "your monthly gift". */
+export const planAdjective = (interval: string | null) => (interval === 'year' ? 'annual' : interval === 'month' ? 'monthly' : 'recurring');
+
+/** A subject line: one line, whatever a title held. */
+export const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
