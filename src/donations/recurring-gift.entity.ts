@@ -49,6 +49,37 @@ export class RecurringGift {
   @Column({ name: 'last_payment_failed_at', type: 'timestamptz', nullable: true })
   lastPaymentFailedAt: Date | null;
 
+  @Column({ name: 'pause_resumes_at', type: 'timestamptz', nullable: true })
+  pauseResumesAt: Date | null;
+
+  @Column({ name: 'cancel_at', type: 'timestamptz', nullable: true })
+  cancelAt: Date | null;
+
+  @Column({ name: 'canceled_at', type: 'timestamptz', nullable: true })
+  canceledAt: Date | null;
+
+  /** The card the plan is charged to (Stripe's default_payment_method), as last read. */
+  @Column({ name: 'stripe_payment_method_id', type: 'text', nullable: true })
+  stripePaymentMethodId: string | null;
+
+  @Column({ name: 'card_brand', type: 'text', nullable: true })
+  cardBrand: string | null;
+
+  @Column({ name: 'card_last4', type: 'text', nullable: true })
+  cardLast4: string | null;
+
+  @Column({ name: 'card_exp_month', type: 'integer', nullable: true })
+  cardExpMonth: number | null;
+
+  @Column({ name: 'card_exp_year', type: 'integer', nullable: true })
+  cardExpYear: number | null;
+
+  @Column({ name: 'last_decline_code', type: 'text', nullable: true })
+  lastDeclineCode: string | null;
+
+  @Column({ name: 'last_decline_message', type: 'text', nullable: true })
+  lastDeclineMessage: string | null;
+
   /** When the stored state was read from Stripe: an older read never overwrites a newer one. */
   @Column({ name: 'stripe_state_at', type: 'timestamptz', nullable: true })
   stripeStateAt: Date | null;

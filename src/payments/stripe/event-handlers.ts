@@ -7,7 +7,7 @@ import {
   asUuid, findIntent, findIntentForSession, intentStillStarting, markIntentClosed, markIntentSettled,
 } from '../../donations/checkout-intent.service';
 import {
-  findRecurringGift, frequencyOfInterval, linkRecurringGift, recordFailedPayment, recordSubscriptionState,
+  findRecurringGift, frequencyOfInterval, linkRecurringGift, recordFailedPayment, recordSubscriptionState, subscriptionStateOf,
 } from '../../donations/recurring-gift.service';
 import { upsertDonor } from '../../donors/donor.service';
 import { findGiftByPaymentIntent, recordLedgerEntry, refundIsRecorded } from '../../ledger/ledger.service';
@@ -60,7 +60,8 @@ export class StripeEventHandlers {
     if (SUBSCRIPTION_EVENTS.has(event.type)) {
       const sub = event.data.object as Stripe.Subscription;
       const readAt = new Date();
-      return { subscription: { current: await this.stripe.subscriptions.retrieve(sub.id), readAt } };
+      // With its card (brand, last 4, expiry): the donor's account shows which card a plan uses.
+      return { subscription: { current: await this.stripe.subscriptions.retrieve(sub.id, { expand: ['default_payment_method'] }), readAt } };
     }
     if (REFUND_EVENTS.has(event.type)) {
       const object = event.data.object as Stripe.Charge | Stripe.Refund;
@@ -218,17 +219,7 @@ export class StripeEventHandlers {
     const donorId = customerId ? await upsertDonor(tx, { stripeCustomerId: customerId }) : null;
     await linkRecurringGift(tx, sub.id, { campaignId: link.campaignId, donorId, intentId: link.intent?.id ?? null, customerId });
 
-    const item = sub.items?.data?.[0];
-    await recordSubscriptionState(tx, sub.id, {
-      status: sub.status,
-      amount: item?.price?.unit_amount != null ? item.price.unit_amount * (item.quantity ?? 1) : null,
-      currency: item?.price?.currency ?? null,
-      interval: item?.price?.recurring?.interval ?? null,
-      cancelAtPeriodEnd: sub.cancel_at_period_end ?? false,
-      paused: sub.pause_collection != null,
-      currentPeriodEnd: item?.current_period_end ? secondsToDate(item.current_period_end) : null,
-      readAt,
-    });
+    await recordSubscriptionState(tx, sub.id, subscriptionStateOf(sub, readAt));
     return { status: 'processed' };
   }
 
