@@ -6,12 +6,17 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { accountRoutes } from './account/account.routes';
+import { AccountLinks, maskLinkToken } from './account/links';
+import { DEFAULT_SIGN_IN_LIMITS, SignInLimiter } from './account/sign-in-limiter';
+import { SignInService } from './account/sign-in.service';
 import { campaignRoutes } from './campaigns/campaign.routes';
 import type { Config } from './config';
 import { CheckoutService } from './donations/checkout.service';
 import { DonateLimiter } from './donations/donate-limiter';
 import { DonateService } from './donations/donate.service';
 import { donationRoutes } from './donations/donation.routes';
+import { PlanActionsService } from './donations/plan-actions.service';
 import { WebhookInboxWorker } from './jobs/webhook-inbox.worker';
 import type { Logger } from './logger';
 import { StripeEventHandlers } from './payments/stripe/event-handlers';
@@ -59,7 +64,9 @@ export function createApp(deps: AppDeps): App {
   });
   const webhooks = new WebhookService(dataSource, stripe, deps.webhookSecret, () => webhookWorker.wake());
   const checkout = new CheckoutService(dataSource, stripe, config.baseUrl, config.orgName, logger);
-  const limiter = new DonateLimiter((dataSource.driver as PostgresDriver).master, config.donateLimits, deriveSecret(config.sessionSecret, 'rate-limit-keys'));
+  const pool = (dataSource.driver as PostgresDriver).master;
+  const rateLimitKey = deriveSecret(config.sessionSecret, 'rate-limit-keys');
+  const limiter = new DonateLimiter(pool, config.donateLimits, rateLimitKey);
   const challenge = createHumanChallenge(config.captcha, dataSource, config.sessionSecret);
   const donate = new DonateService(checkout, limiter, challenge, new SecurityAlerts(dataSource, logger), config.coverFees);
   const captchaOrigins = config.captcha.provider === 'altcha' ? [] : HOSTED_CAPTCHAS[config.captcha.provider].origins;
@@ -82,7 +89,7 @@ export function createApp(deps: AppDeps): App {
     autoLogging: { ignore: (req) => req.url === '/healthz' },
     // Method, path and status are enough; headers carry cookies and signatures.
     serializers: {
-      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: maskLinkToken(req.url) }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   }));
@@ -125,6 +132,14 @@ export function createApp(deps: AppDeps): App {
 
   app.use(campaignRoutes(dataSource, config.coverFees));
   app.use(donationRoutes({ dataSource, donate, fees: config.coverFees, baseUrl: config.baseUrl, secureCookies: config.baseUrl.startsWith('https://') }));
+  app.use('/account', accountRoutes({
+    dataSource,
+    pool,
+    sessionSecret: config.sessionSecret,
+    secureCookies: config.baseUrl.startsWith('https://'),
+    signIn: new SignInService(dataSource, new AccountLinks(config.baseUrl, config.sessionSecret), new SignInLimiter(pool, DEFAULT_SIGN_IN_LIMITS, rateLimitKey)),
+    planActions: new PlanActionsService(dataSource, stripe, config.baseUrl, logger),
+  }));
 
   app.use(notFound);
   app.use(errorHandler(logger));
