@@ -1,9 +1,10 @@
 import 'reflect-metadata';
 import type Stripe from 'stripe';
+import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '../src/campaigns/campaign.entity';
 import { RecurringGift } from '../src/donations/recurring-gift.entity';
-import { accountForms, donorIdOf, giveMonthly, pathOf, signedInAgent, type Agent, type MonthlyGift } from './helpers/account';
+import { accountForms, accountLinks, donorIdOf, giveMonthly, pathOf, pressLinkButton, signedInAgent, type Agent, type MonthlyGift } from './helpers/account';
 import { CARDS, donateAndPay, startDonation } from './helpers/flows';
 import { makeCampaign, startTestKettle, type TestKettle } from './helpers/kettle';
 
@@ -285,6 +286,20 @@ describe('the card', () => {
     const portal = await fetch(res.headers.location);
     expect(portal.status).toBe(200);
     expect(await portal.text()).toContain(kettle.baseUrl.replace(/^https?:\/\//, ''));
+  });
+
+  it('a plan whose renewal failed says "past due", and the failed-payment mail\'s link goes straight to the card update', async () => {
+    const gift = await giveMonthly(kettle, campaign, 'past-due@example.org', '10');
+    await kettle.emulator.advanceSubscription(gift.subscriptionId, { card: CARDS.failsOnNextCharge });
+    await kettle.settled();
+    const agent = request.agent(kettle.app);
+    const link = `${accountLinks(kettle).manageUrl(gift.donorId)}?next=${encodeURIComponent(`/account/recurring/${gift.plan.id}/card`)}`;
+    const signedIn = await pressLinkButton(agent, link);
+    expect(signedIn.headers.location).toBe(`/account/recurring/${gift.plan.id}/card`);
+    const toPortal = await agent.get(signedIn.headers.location);
+    expect(toPortal.status).toBe(303);
+    expect(toPortal.headers.location).toMatch(new RegExp(`^${kettle.emulator.url}/portal/`));
+    expect((await accountAfter(agent, gift)).status).toBe('Past due: your last payment did not go through. Please update your card.');
   });
 
   it('a new recurring gift from a donor with a plan joins their Stripe customer, so one card serves both', async () => {
