@@ -226,7 +226,10 @@ describe('changing a plan', () => {
     const sub = await subscription(gift);
     expect(sub.items.data[0].price.recurring).toMatchObject({ interval: 'year', interval_count: 1 });
     expect(sub.items.data[0].price.unit_amount).toBe(1000);
-    expect(await invoicesOf(gift)).toHaveLength(1);
+    // Stripe starts the trial with a $0 invoice: nothing is charged, nothing counted.
+    expect((await invoicesOf(gift)).filter((invoice) => invoice.amount_paid > 0)).toHaveLength(1);
+    await kettle.settled();
+    expect(await giftsCharged(gift)).toEqual([1000]);
     const view = await accountAfter(agent, gift);
     expect(view.heading).toMatch(/^\$10 every year/);
     expect(view.flash).toContain('Nothing is charged today');
@@ -245,6 +248,14 @@ describe('changing a plan', () => {
     expect(sub.trial_end).toBe(periodEnd);
     expect(sub.status).toBe('trialing');
     expect((await accountAfter(agent, gift)).status).toBe('Active');
+
+    // The next charge, at the end of the month already paid for, is the first annual one.
+    await renew(gift);
+    const renewed = await subscription(gift);
+    expect(renewed.status).toBe('active');
+    expect(renewed.items.data[0].current_period_start).toBe(periodEnd);
+    expect(renewed.items.data[0].current_period_end - periodEnd).toBeGreaterThanOrEqual(365 * 86_400);
+    expect(await giftsCharged(gift)).toEqual([1000, 1000]);
   });
 
   it('makes one change at Stripe however often the same form is sent (double click)', async () => {
