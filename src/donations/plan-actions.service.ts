@@ -79,9 +79,11 @@ export class PlanActionsService {
     const readAt = new Date();
     await this.dataSource.transaction(async (tx) => {
       await recordSubscriptionState(tx, sub.id, subscriptionStateOf(sub, readAt));
-      // Asked for by the donor: confirmed by mail (one per request, however often it is sent).
-      if (change.action === 'cancel' && plan.donorId) {
-        await queueMails(tx, [{ dedupeKey: `cancel_confirmation:${idempotencyKey}`, kind: 'cancel_confirmation', donorId: plan.donorId, params: { recurringGiftId: plan.id } }]);
+      // Asked for by the donor: confirmed by mail. Keyed on when Stripe says the cancellation was
+      // asked for, as the webhook that follows keys it: one mail, whichever path queues it first.
+      const requestedAt = sub.canceled_at ?? sub.cancel_at;
+      if (change.action === 'cancel' && plan.donorId && requestedAt) {
+        await queueMails(tx, [{ dedupeKey: `cancel:${sub.id}:${requestedAt}`, kind: 'cancel_confirmation', donorId: plan.donorId, params: { recurringGiftId: plan.id } }]);
       }
     });
     this.logger.info({ plan: plan.id, subscription: sub.id, action: change.action }, 'recurring gift changed by its donor');
