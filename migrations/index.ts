@@ -5,7 +5,6 @@ import { DonateChallenges1764310000000 } from './1764310000000-DonateChallenges'
 import { PersonalDataRetention1764320000000 } from './1764320000000-PersonalDataRetention';
 import { DonorWallIndex1764330000000 } from './1764330000000-DonorWallIndex';
 import { DonorSelfService1764400000000 } from './1764400000000-DonorSelfService';
-import { DonorAccountIndexes1764420000000 } from './1764420000000-DonorAccountIndexes';
 
 /** Every migration, oldest first. Listed explicitly so compiled and test runs load the same set. */
 export const migrations = [
@@ -16,5 +15,4 @@ export const migrations = [
   PersonalDataRetention1764320000000,
   DonorWallIndex1764330000000,
   DonorSelfService1764400000000,
-  DonorAccountIndexes1764420000000,
 ];
