@@ -96,7 +96,8 @@ export function createApp(deps: AppDeps): App {
   app.use(helmet({
     contentSecurityPolicy: {
       directives: {
-        'form-action': ["'self'", 'https://checkout.stripe.com', ...deps.checkoutOrigins],
+        // Checkout, and the billing portal the account's "Update card" form redirects to (form-action covers redirects).
+        'form-action': ["'self'", 'https://checkout.stripe.com', 'https://billing.stripe.com', ...deps.checkoutOrigins],
         // A hosted CAPTCHA (CAPTCHA_PROVIDER) loads its script and frame from the provider.
         'script-src': ["'self'", ...captchaOrigins],
         'frame-src': ["'self'", ...captchaOrigins],

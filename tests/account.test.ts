@@ -70,6 +70,8 @@ describe('a manage link (in every receipt)', () => {
     expect(account.headers['cache-control']).toBe('no-store');
     expect(account.text).toContain('monthly@example.org');
     expect(account.text).toContain('$10 every month');
+    // The "Update card" form redirects to Stripe's billing portal: browsers hold redirects to form-action.
+    expect(account.headers['content-security-policy']).toMatch(/form-action [^;]*https:\/\/billing\.stripe\.com/);
   });
 
   it('works again and again (mail scanners open links before people do)', async () => {

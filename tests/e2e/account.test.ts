@@ -60,5 +60,9 @@ describe.skipIf(!haveChromium)(`a monthly donor in a real browser (${CHROMIUM})`
     // A change of mind is one click too.
     await page.getByRole('button', { name: 'Keep my gift' }).click();
     await expect(page.getByTestId('plan-status').textContent()).resolves.toBe('Active');
+
+    // The card is replaced on Stripe's billing portal: the form's redirect there is allowed by the page's CSP.
+    await page.getByRole('button', { name: 'Update card' }).click();
+    await page.waitForURL(`${kettle.emulator.url}/portal/**`);
   }, 60_000);
 });
