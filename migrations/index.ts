@@ -5,6 +5,7 @@ import { DonateChallenges1764310000000 } from './1764310000000-DonateChallenges'
 import { PersonalDataRetention1764320000000 } from './1764320000000-PersonalDataRetention';
 import { DonorWallIndex1764330000000 } from './1764330000000-DonorWallIndex';
 import { DonorSelfService1764400000000 } from './1764400000000-DonorSelfService';
+import { DonorIndexes1764440000000 } from './1764440000000-DonorIndexes';
 
 /** Every migration, oldest first. Listed explicitly so compiled and test runs load the same set. */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   PersonalDataRetention1764320000000,
   DonorWallIndex1764330000000,
   DonorSelfService1764400000000,
+  DonorIndexes1764440000000,
 ];

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { ZodError } from 'zod';
+import { FIRST_STATEMENT_YEAR, parseStatementYear, queueStatementMails } from './account/statements.service';
 import { FREQUENCIES } from './campaigns/campaign.entity';
 import { CampaignExistsError, createCampaign } from './campaigns/campaign.service';
 import type { DataSource } from 'typeorm';
@@ -32,7 +33,9 @@ Commands:
   reconcile --since <duration>    Store Stripe events the webhook inbox lacks, e.g. --since 72h (also 30m, 7d).
                                   Past 30 days, sessions, invoices, refunds and disputes are read.
                                   Needs STRIPE_SECRET_KEY (the built-in emulator lives inside the server).
-  retention:purge                 Purge personal data older than DATA_RETENTION_DAYS (default 90).`;
+  retention:purge                 Purge personal data older than DATA_RETENTION_DAYS (default 90).
+  statements:send --year <yyyy>   Email every donor who gave that year (UTC) their giving statement, once:
+                                  a second run queues nothing already queued.`;
 
 class UsageError extends Error {}
 
@@ -66,7 +69,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
     io.out(USAGE);
     return command ? 0 : 2;
   }
-  if (!['migrate', 'campaign:create', 'totals:verify', 'reconcile', 'retention:purge'].includes(command)) throw new UsageError(`Unknown command "${command}".`);
+  if (!['migrate', 'campaign:create', 'totals:verify', 'reconcile', 'retention:purge', 'statements:send'].includes(command)) throw new UsageError(`Unknown command "${command}".`);
 
   const config = loadConfig(io.env);
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
@@ -119,6 +122,16 @@ async function run(argv: string[], io: CliIO): Promise<number> {
     parseArgs({ args: rest, options: {}, strict: true });
   }
 
+  let statementYear: number | undefined;
+  if (command === 'statements:send') {
+    const { values } = parseArgs({ args: rest, options: { year: { type: 'string' } }, strict: true });
+    if (!values.year) throw new UsageError('--year is required, e.g. --year 2026');
+    const thisYear = new Date().getUTCFullYear();
+    const parsed = parseStatementYear(values.year, thisYear);
+    if (!parsed.ok) throw new UsageError(`--year must be a year from ${FIRST_STATEMENT_YEAR} to ${thisYear}, like ${thisYear - 1} (got "${values.year}")`);
+    statementYear = parsed.year;
+  }
+
   const database = await openDatabase(config, logger);
   try {
     if (command === 'reconcile') {
@@ -130,7 +143,15 @@ async function run(argv: string[], io: CliIO): Promise<number> {
     if (command === 'retention:purge') {
       const s = await new RetentionService(database.dataSource, config.dataRetentionDays, logger).purge();
       io.out(`Purged personal data from before ${s.cutoff.toISOString()} (${config.dataRetentionDays} days): `
-        + `${s.eventPayloadsPurged} webhook event payloads, ${s.intentsPurged} abandoned checkout intents.`);
+        + `${s.eventPayloadsPurged} webhook event payloads, ${s.intentsPurged} abandoned checkout intents; removed ${s.sessionsPurged} expired sessions.`);
+      return 0;
+    }
+    if (command === 'statements:send') {
+      const s = await queueStatementMails(database.dataSource.manager, statementYear!);
+      io.out(`Queued ${s.queued} statement mails for ${statementYear} (${s.alreadyQueued} of the ${s.donors} donors who gave that year were already queued).`);
+      if (statementYear === new Date().getUTCFullYear()) {
+        io.out(`Note: ${statementYear} is not over. Donors who give for the first time later this year can be sent theirs by running this again; those queued now will not get another.`);
+      }
       return 0;
     }
     if (command === 'migrate') {

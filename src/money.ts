@@ -77,7 +77,15 @@ const formatters = new Map<string, Intl.NumberFormat>();
 
 /** 3750 usd → "$37.50", 5000000 usd → "$50,000". Intl formats the exact decimal string, not a float. */
 export function formatMoney(minor: number, currency: string, locale = 'en-US'): string {
-  const hasFraction = minor % 10 ** currencyRule(currency).decimals !== 0;
+  return format(minor, currency, locale, minor % 10 ** currencyRule(currency).decimals !== 0);
+}
+
+/** An amount charged, as on receipts and statements: always with its minor digits (3700 usd → "$37.00"). */
+export function formatCharge(minor: number, currency: string, locale = 'en-US'): string {
+  return format(minor, currency, locale, true);
+}
+
+function format(minor: number, currency: string, locale: string, hasFraction: boolean): string {
   const key = `${locale}:${currency}:${hasFraction}`;
   let formatter = formatters.get(key);
   if (!formatter) {

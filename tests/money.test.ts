@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatMoney, grossUpForFees, minorToMajorString, parseMajorAmount } from '../src/money';
+import { formatCharge, formatMoney, grossUpForFees, minorToMajorString, parseMajorAmount } from '../src/money';
 
 describe('amounts typed by supporters', () => {
   it.each([
@@ -54,5 +54,14 @@ describe('covering fees', () => {
 
   it('charges nothing extra when there are no fees', () => {
     expect(grossUpForFees(2500, { percentBps: 0, fixedMinor: 0 })).toBe(2500);
+  });
+});
+
+describe('amounts charged (receipts, statements)', () => {
+  it('always show the minor digits', () => {
+    expect(formatCharge(3700, 'usd')).toBe('$37.00');
+    expect(formatCharge(3750, 'usd')).toBe('$37.50');
+    expect(formatCharge(-1250, 'usd')).toBe('-$12.50');
+    expect(formatCharge(500, 'jpy')).toBe('¥500');
   });
 });

@@ -7,6 +7,7 @@ import { runCli } from '../src/cli';
 import type { Campaign } from '../src/campaigns/campaign.entity';
 import { CheckoutIntent } from '../src/donations/checkout-intent.entity';
 import { RECONCILED_EVENT_TYPES, ReconcileService, SYNTHESISED_MARK } from '../src/payments/stripe/reconcile.service';
+import { CardExpiryService } from '../src/donations/card-expiry.service';
 import { kettleJobs } from '../src/jobs/schedules';
 import { RetentionService } from '../src/privacy/retention.service';
 import { donateAndPay, startDonation, undeliveredEventsOf } from './helpers/flows';
@@ -169,6 +170,7 @@ describe('the reconcile job every 15 minutes', () => {
     const job = kettleJobs({
       reconcile: new ReconcileService(kettle.dataSource, kettle.stripe, kettle.webhooks, silent),
       retention: new RetentionService(kettle.dataSource, 90, silent),
+      cardExpiry: new CardExpiryService(kettle.dataSource, silent),
     }).find((j) => j.name === 'reconcile')!;
 
     const summary = await job.run();

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { CardExpiryService } from '../donations/card-expiry.service';
 import type { Logger } from '../logger';
 import { ReconcileService, type EventInbox } from '../payments/stripe/reconcile.service';
 import type { Stripe } from '../payments/stripe/stripe-client';
@@ -16,8 +17,11 @@ export const RECONCILE_LOOKBACK_MS = 72 * 3_600_000;
  * (delivery_success=false). An event Kettle answered 2xx is in the inbox, so these are exactly the
  * ones that may be missing; the window needs no memory of the last run and survives missed runs.
  * `npm run cli -- reconcile` reads every event, for when the inbox itself may have lost some.
+ *
+ * card-expiry-notices, daily: mails donors whose card expires before their plan's next charge,
+ * once per card (a missed day is caught up the next, as the rule reads the plans, not the date).
  */
-export function kettleJobs(services: { reconcile: ReconcileService; retention: RetentionService }): ScheduledJob[] {
+export function kettleJobs(services: { reconcile: ReconcileService; retention: RetentionService; cardExpiry: CardExpiryService }): ScheduledJob[] {
   return [
     {
       name: 'reconcile',
@@ -29,6 +33,11 @@ export function kettleJobs(services: { reconcile: ReconcileService; retention: R
       cron: '17 3 * * *',
       run: () => services.retention.purge(),
       expireInSeconds: 60 * 60,
+    },
+    {
+      name: 'card-expiry-notices',
+      cron: '41 9 * * *',
+      run: () => services.cardExpiry.queueNotices(),
     },
   ];
 }
@@ -53,9 +62,10 @@ export function startKettleJobs(deps: KettleJobsDeps): { stop(): Promise<void> }
     jobs: kettleJobs({
       reconcile: new ReconcileService(deps.dataSource, deps.stripe, deps.inbox, logger),
       retention: new RetentionService(deps.dataSource, deps.dataRetentionDays, logger),
+      cardExpiry: new CardExpiryService(deps.dataSource, logger),
     }),
   });
-  const started = runner.start().catch((err) => logger.error({ err }, 'the job runner did not start: reconcile and the retention purge will not run on this instance'));
+  const started = runner.start().catch((err) => logger.error({ err }, 'the job runner did not start: reconcile, the retention purge and card-expiry notices will not run on this instance'));
   return {
     async stop() {
       await started;

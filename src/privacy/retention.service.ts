@@ -8,6 +8,8 @@ export interface RetentionSummary {
   eventPayloadsPurged: number;
   /** Checkout intents that never became a gift, stripped of the donor's details. */
   intentsPurged: number;
+  /** Donor and admin sessions past their expiry, deleted. */
+  sessionsPurged: number;
 }
 
 const BATCH = 1_000;
@@ -55,16 +57,22 @@ export class RetentionService {
          FROM due WHERE i.id = due.id`,
       cutoff,
     );
-    const summary = { cutoff, eventPayloadsPurged, intentsPurged };
+    // Expired sign-in sessions, whatever the retention period: the session store's own prune
+    // timer is off, so that one purge serves every instance.
+    const sessionsPurged = await this.inBatches(
+      `WITH due AS (SELECT sid FROM web_sessions WHERE expire < now() LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
+       DELETE FROM web_sessions s USING due WHERE s.sid = due.sid`,
+    );
+    const summary = { cutoff, eventPayloadsPurged, intentsPurged, sessionsPurged };
     this.logger.info(summary, 'purged personal data past the retention period');
     return summary;
   }
 
   /** Short transactions, so a large first purge never holds many rows locked at once. */
-  private async inBatches(sql: string, cutoff: Date): Promise<number> {
+  private async inBatches(sql: string, ...params: unknown[]): Promise<number> {
     let total = 0;
     for (;;) {
-      const [, affected] = (await this.dataSource.query(sql, [cutoff])) as [unknown, number];
+      const [, affected] = (await this.dataSource.query(sql, params)) as [unknown, number];
       total += affected;
       if (affected < BATCH) return total;
     }

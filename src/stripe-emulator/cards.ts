@@ -76,7 +76,36 @@ export function declineFor(number: string): Decline | null {
 }
 
 export const INCORRECT_NUMBER: Decline = { code: 'incorrect_number', declineCode: 'incorrect_number', message: 'Your card number is incorrect.' };
+const INVALID_EXPIRY_MONTH: Decline = { code: 'invalid_expiry_month', declineCode: 'invalid_expiry_month', message: "Your card's expiration month is invalid." };
+const INVALID_EXPIRY_YEAR: Decline = { code: 'invalid_expiry_year', declineCode: 'invalid_expiry_year', message: "Your card's expiration year is invalid." };
 
-export function cardDetails(number: string, expMonth = 12, expYear = new Date().getUTCFullYear() + 3): CardDetails {
-  return { number, brand: cardBrand(number), last4: number.slice(-4), expMonth, expYear };
+/** A card as tests, controls and pages give it. Without an expiry it expires in December three years from now. */
+export interface CardInput {
+  number: string;
+  exp_month?: number;
+  exp_year?: number;
 }
+
+export type CardCheck = { ok: true; card: CardDetails } | { ok: false; decline: Decline };
+
+/** Stripe's checks before any charge: a Luhn-valid number and an expiry that is a real month, not in the past. */
+export function checkCard(input: CardInput, now = new Date()): CardCheck {
+  const number = normaliseCardNumber(input.number);
+  if (!luhnValid(number)) return { ok: false, decline: INCORRECT_NUMBER };
+  const expMonth = input.exp_month ?? 12;
+  const expYear = input.exp_year ?? now.getUTCFullYear() + 3;
+  const thisYear = now.getUTCFullYear();
+  if (!Number.isInteger(expMonth) || expMonth < 1 || expMonth > 12) return { ok: false, decline: INVALID_EXPIRY_MONTH };
+  if (!Number.isInteger(expYear) || expYear < thisYear || expYear > thisYear + 50) return { ok: false, decline: INVALID_EXPIRY_YEAR };
+  if (expYear === thisYear && expMonth < now.getUTCMonth() + 1) return { ok: false, decline: INVALID_EXPIRY_MONTH };
+  return { ok: true, card: { number, brand: cardBrand(number), last4: number.slice(-4), expMonth, expYear } };
+}
+
+/** checkCard, then the issuer's answer to saving the card: declining cards are refused, except 0341, which fails only when charged. */
+export function checkCardToSave(input: CardInput): CardCheck {
+  const checked = checkCard(input);
+  if (!checked.ok) return checked;
+  const decline = checked.card.number === FAILS_ONLY_WHEN_CHARGED ? null : declineFor(checked.card.number);
+  return decline ? { ok: false, decline } : checked;
+}
+const FAILS_ONLY_WHEN_CHARGED = '4000000000000341';

@@ -1,11 +1,10 @@
 /** Products, prices and customers: the plain CRUD part of the API. */
 import type Stripe from 'stripe';
-import { previousAttributes, recurringParam } from './billing';
 import { invalidRequest, noSuch } from './errors';
 import { buildCustomer, buildPrice, buildProduct } from './builders';
-import { createMetadata, currencyParam, mergeMetadata, metadataParam, optBool, optInt, optObject, optString, rejectUnknown, reqString, type Params } from './params';
+import { createMetadata, currencyParam, mergeMetadata, metadataParam, optBool, optEnum, optInt, optObject, optString, rejectUnknown, reqString, type Params } from './params';
 import { getOr404, type EmulatorStore } from './store';
-import { clone } from './util';
+import { clone, INTERVALS, previousAttributes, type Interval } from './util';
 
 const PRODUCT_CREATE_PARAMS = ['name', 'active', 'default_price_data', 'description', 'expand', 'id', 'images', 'marketing_features', 'metadata', 'package_dimensions', 'shippable', 'statement_descriptor', 'tax_code', 'tax_details', 'type', 'unit_label', 'url'];
 
@@ -53,6 +52,17 @@ export function createPrice(store: EmulatorStore, params: Params): Stripe.Price 
   return price;
 }
 
+/** A price's `recurring`: interval and count (at most three years in all, as on Stripe). */
+export function recurringParam(raw: Params, param: string): { interval: Interval; interval_count: number } {
+  rejectUnknown(raw, ['interval', 'interval_count', 'meter', 'usage_type', 'trial_period_days'], param);
+  const interval = optEnum(raw, 'interval', INTERVALS, `${param}[interval]`);
+  if (!interval) throw invalidRequest(`Missing required param: ${param}[interval].`, `${param}[interval]`, 'parameter_missing');
+  const count = optInt(raw, 'interval_count', `${param}[interval_count]`) ?? 1;
+  const maxCount = { day: 1095, week: 156, month: 36, year: 3 }[interval];
+  if (count < 1 || count > maxCount) throw invalidRequest('The maximum billing interval is three years.', `${param}[interval_count]`);
+  return { interval, interval_count: count };
+}
+
 /** `product` (an id) or `product_data` ({name, ...}), as prices and price_data accept. */
 export function productFor(store: EmulatorStore, params: Params, prefix: string, opts: { emitProduct: boolean }): Stripe.Product {
   const p = (name: string) => (prefix ? `${prefix}[${name}]` : name);
@@ -92,6 +102,22 @@ export function createCustomer(store: EmulatorStore, params: Params): Stripe.Cus
   return customer;
 }
 
+/** `invoice_settings[default_payment_method]`: a card attached to this customer, or "" to unset it. */
+function defaultPaymentMethodParam(store: EmulatorStore, customer: Stripe.Customer, settings: Params): string | null {
+  rejectUnknown(settings, ['custom_fields', 'default_payment_method', 'footer', 'rendering_options'], 'invoice_settings');
+  const refused = ['custom_fields', 'footer', 'rendering_options'].find((name) => settings[name] !== undefined);
+  if (refused) throw invalidRequest(`The Kettle Stripe emulator does not support invoice_settings[${refused}].`, `invoice_settings[${refused}]`);
+  const id = optString(settings, 'default_payment_method', 'invoice_settings[default_payment_method]');
+  if (id === undefined) return customer.invoice_settings.default_payment_method as string | null;
+  if (id === '') return null;
+  const pm = store.paymentMethods.get(id);
+  if (!pm) throw noSuch('PaymentMethod', id, 'invoice_settings[default_payment_method]');
+  if (pm.customer !== customer.id) {
+    throw invalidRequest(`The customer does not have a payment method with the ID ${id}. The payment method must be attached to the customer.`, 'invoice_settings[default_payment_method]');
+  }
+  return id;
+}
+
 export function updateCustomer(store: EmulatorStore, id: string, params: Params): Stripe.Customer {
   rejectUnknown(params, CUSTOMER_PARAMS);
   const customer = getOr404(store.customers, id, 'customer');
@@ -102,6 +128,8 @@ export function updateCustomer(store: EmulatorStore, id: string, params: Params)
   }
   const metadata = metadataParam(params);
   if (metadata !== undefined) customer.metadata = mergeMetadata(customer.metadata, metadata);
+  const invoiceSettings = optObject(params, 'invoice_settings');
+  if (invoiceSettings) customer.invoice_settings.default_payment_method = defaultPaymentMethodParam(store, customer, invoiceSettings);
   const previous = previousAttributes(before, customer);
   if (Object.keys(previous).length > 0) store.emit('customer.updated', customer, previous);
   return customer;

@@ -1,8 +1,8 @@
 /** Checkout Sessions: creation with Stripe's validation, expiry, and what the hosted page's Pay button does. */
 import type Stripe from 'stripe';
-import { recurringParam, startSubscription } from './billing';
-import { declineFor, INCORRECT_NUMBER, luhnValid, normaliseCardNumber } from './cards';
-import { productFor } from './catalog';
+import { startSubscription } from './billing';
+import { checkCard, declineFor, type CardInput } from './cards';
+import { productFor, recurringParam } from './catalog';
 import type { EmulatorContext } from './context';
 import { invalidRequest, missingParam, noSuch } from './errors';
 import { formatAmount, minimumChargeAmount } from './money';
@@ -20,7 +20,7 @@ import {
   validUrl,
   type Params,
 } from './params';
-import { confirmPaymentIntent, createPaymentIntent, saveCard } from './payments';
+import { attachCard, confirmPaymentIntent, createPaymentIntent, saveCard } from './payments';
 import { getOr404, type EmulatorStore } from './store';
 import { nowSeconds } from './util';
 
@@ -218,39 +218,43 @@ export function successRedirect(session: Stripe.Checkout.Session): string {
   return session.success_url!.split(CHECKOUT_SESSION_ID_PLACEHOLDER).join(session.id);
 }
 
+/** A test card and what the donor typed beside it on the hosted page. */
+export type CheckoutCard = CardInput & { email?: string; name?: string };
+
 /**
  * Pays an open session with a test card, as the hosted page's button does. All state changes and events happen
  * before this resolves; on success it also waits (up to ~3 s) for the webhook queue, so the success page the
  * browser lands on usually already knows about the payment.
  */
-export async function pay(ctx: EmulatorContext, sessionId: string, card: { number: string; email?: string; name?: string }): Promise<PayResult> {
+export async function pay(ctx: EmulatorContext, sessionId: string, card: CheckoutCard): Promise<PayResult> {
   const result = payNow(ctx.store, sessionId, card);
   if (result.ok) await waitAtMost(ctx.webhooks.idle(), 3000);
   return result;
 }
 
-function payNow(store: EmulatorStore, sessionId: string, card: { number: string; email?: string; name?: string }): PayResult {
+function payNow(store: EmulatorStore, sessionId: string, input: CheckoutCard): PayResult {
   const session = getOr404(store.checkoutSessions, sessionId, 'checkout.session');
   expireIfDue(store, session);
   if (session.status !== 'open') {
     throw invalidRequest(`This Checkout Session is ${session.status === 'expired' ? 'expired' : 'already complete'} and can no longer be paid.`, 'session', 'checkout_session_not_open');
   }
-  const number = normaliseCardNumber(card.number);
-  if (!luhnValid(number)) return { ok: false, declineCode: INCORRECT_NUMBER.declineCode, message: INCORRECT_NUMBER.message };
+  const checked = checkCard(input);
+  if (!checked.ok) return { ok: false, declineCode: checked.decline.declineCode, message: checked.decline.message };
+  const { card } = checked;
 
   const existingCustomer = typeof session.customer === 'string' ? store.customers.get(session.customer) ?? null : null;
   // customer_email (or the given customer's email) is locked on Stripe's page: it wins over what was typed.
-  const email = existingCustomer?.email ?? session.customer_email ?? (card.email?.trim() || null);
-  const name = card.name?.trim() || existingCustomer?.name || null;
+  const email = existingCustomer?.email ?? session.customer_email ?? (input.email?.trim() || null);
+  const name = input.name?.trim() || existingCustomer?.name || null;
   const billing: BillingDetails = { email, name };
   const extras = store.sessionExtras.get(session.id)!;
 
   if (session.mode === 'subscription') {
-    const decline = declineFor(number);
+    const decline = declineFor(card.number);
     // Checkout only creates the subscription once the first payment succeeds: a decline leaves no trace.
     if (decline) return { ok: false, declineCode: decline.declineCode, message: decline.message };
     const customer = existingCustomer ?? createCheckoutCustomer(store, billing);
-    const paymentMethod = saveCard(store, number, billing, customer.id);
+    const paymentMethod = attachCard(store, card, billing, customer.id);
     const { subscription, invoice } = startSubscription(store, {
       customer,
       lineItems: extras.lineItems,
@@ -274,8 +278,8 @@ function payNow(store: EmulatorStore, sessionId: string, card: { number: string;
       description: extras.paymentIntentDescription,
     });
   session.payment_intent = pi.id;
-  const paymentMethod = saveCard(store, number, billing, null);
-  const decline = declineFor(number);
+  const paymentMethod = saveCard(store, card, billing);
+  const decline = declineFor(card.number);
   if (decline) {
     confirmPaymentIntent(store, pi, paymentMethod, { billing });
     return { ok: false, declineCode: decline.declineCode, message: decline.message };

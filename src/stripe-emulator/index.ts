@@ -6,8 +6,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type Stripe from 'stripe';
-import { advanceSubscription as advance } from './billing';
-import { pay as payCheckout, type PayResult } from './checkout';
+import { advanceSubscription as advance, retrySubscription as retry, type BillingControlOptions } from './billing';
+import { pay as payCheckout, type CheckoutCard, type PayResult } from './checkout';
 import type { EmulatorContext } from './context';
 import { silentLogger, type EmulatorLogger } from './logger';
 import { disputeCharge as dispute } from './disputes';
@@ -16,7 +16,9 @@ import { createEmulatorApp } from './server';
 import { EmulatorStore } from './store';
 import { WebhookDelivery, type DeliveryAttempt, type DeliveryOptions, type WebhookTarget } from './webhooks';
 
-export type { PayResult } from './checkout';
+export type { BillingControlOptions } from './billing';
+export type { CardInput } from './cards';
+export type { CheckoutCard, PayResult } from './checkout';
 export type { ChaoticDeliveryOptions } from './chaotic-delivery';
 export type { RefundFailureReason } from './refunds';
 export type { DeliveryAttempt, DeliveryOptions, OrderedDeliveryOptions } from './webhooks';
@@ -51,8 +53,12 @@ export interface StripeEmulator {
   setDelivery(options: DeliveryOptions): void;
   deliver(event: Stripe.Event): Promise<{ status: number; body: string }>;
   idle(): Promise<void>;
-  pay(sessionId: string, card: { number: string; email?: string; name?: string }): Promise<PayResult>;
-  advanceSubscription(subscriptionId: string, opts?: { card?: string }): Promise<Stripe.Invoice>;
+  /** Pays a Checkout Session as the hosted page does; `exp_month`/`exp_year` default to December, three years on. */
+  pay(sessionId: string, card: CheckoutCard): Promise<PayResult>;
+  /** Renews: bills the next period now (`card` replaces the saved card first). */
+  advanceSubscription(subscriptionId: string, opts?: BillingControlOptions): Promise<Stripe.Invoice>;
+  /** The next Smart Retry of the subscription's open invoice; the fourth failed attempt cancels the subscription. */
+  retrySubscription(subscriptionId: string, opts?: BillingControlOptions): Promise<Stripe.Invoice>;
   disputeCharge(chargeId: string, outcome: 'lost' | 'won'): Promise<Stripe.Dispute>;
   /** A succeeded refund that the card network sends back: status failed, the money returns to the charge. */
   failRefund(refundId: string, reason?: RefundFailureReason): Promise<Stripe.Refund>;
@@ -99,6 +105,7 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Pro
     idle: () => webhooks.idle(),
     pay: (sessionId, card) => payCheckout(ctx, sessionId, card),
     advanceSubscription: async (subscriptionId, o) => advance(store, subscriptionId, o),
+    retrySubscription: async (subscriptionId, o) => retry(store, subscriptionId, o),
     disputeCharge: async (chargeId, outcome) => dispute(store, chargeId, outcome),
     failRefund: async (refundId, reason) => failRefundNow(store, refundId, reason),
     close: () => {

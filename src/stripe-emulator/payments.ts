@@ -1,16 +1,27 @@
 /** Cards, PaymentIntents and charges (refunds.ts and disputes.ts take it from there). */
 import type Stripe from 'stripe';
 import { chargeTransaction } from './balance';
-import { cardDetails, declineFor, type Decline } from './cards';
+import { declineFor, type CardDetails, type Decline } from './cards';
 import { buildCharge, buildPaymentIntent, buildPaymentMethod, declineOutcome, type BillingDetails } from './builders';
 import type { EmulatorStore } from './store';
 import { clone } from './util';
 
-/** Stores a card as a PaymentMethod (attached to `customer` when given). The number itself is kept aside. */
-export function saveCard(store: EmulatorStore, number: string, billing: BillingDetails, customer: string | null): Stripe.PaymentMethod {
-  const pm = buildPaymentMethod(cardDetails(number), billing, customer);
+/** Stores a card as a PaymentMethod that belongs to no customer. The number itself is kept aside. */
+export function saveCard(store: EmulatorStore, card: CardDetails, billing: BillingDetails): Stripe.PaymentMethod {
+  return storeCard(store, card, billing, null);
+}
+
+/** Stores a card as a PaymentMethod attached to `customer`: emits `payment_method.attached`. */
+export function attachCard(store: EmulatorStore, card: CardDetails, billing: BillingDetails, customer: string): Stripe.PaymentMethod {
+  const pm = storeCard(store, card, billing, customer);
+  store.emit('payment_method.attached', pm);
+  return pm;
+}
+
+function storeCard(store: EmulatorStore, card: CardDetails, billing: BillingDetails, customer: string | null): Stripe.PaymentMethod {
+  const pm = buildPaymentMethod(card, billing, customer);
   store.paymentMethods.set(pm.id, pm);
-  store.cardNumbers.set(pm.id, number);
+  store.cardNumbers.set(pm.id, card.number);
   return pm;
 }
 

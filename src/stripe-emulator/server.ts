@@ -1,7 +1,7 @@
 /** The emulator's Express app: Stripe's /v1 API, test controls under /_emulator, and the hosted pages. */
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type Stripe from 'stripe';
-import { cancelSubscription, updateSubscription } from './billing';
+import { cancelSubscription } from './billing';
 import { createCustomer, createPrice, createProduct, updateCustomer } from './catalog';
 import { createCheckoutSession, expireCheckoutSession, expireIfDue } from './checkout';
 import type { EmulatorContext } from './context';
@@ -13,6 +13,7 @@ import { pagesRouter } from './pages';
 import { createMetadata, expandParam, isRecord, optArray, optBool, optEnum, optInt, optString, rejectUnknown, type Params } from './params';
 import { createPortalSession } from './portal';
 import { createRefund } from './refunds';
+import { updateSubscription } from './subscription-update';
 import { searchFilter, searchPage } from './search';
 import { API_VERSION, getOr404, requestContext } from './store';
 import { newId } from './util';

@@ -38,3 +38,26 @@ export function addInterval(from: number, interval: Interval, count: number): nu
 export function clone<T>(value: T): T {
   return structuredClone(value);
 }
+
+/**
+ * Stripe's `data.previous_attributes`: the old value of every top-level field that changed. Nested hashes
+ * (`invoice_settings`, `cancellation_details`, `metadata`) show only their keys that changed, as Stripe's do;
+ * API objects and lists (`items`) are shown whole.
+ */
+export function previousAttributes(before: object, after: object): Record<string, unknown> {
+  const b = before as Record<string, unknown>;
+  const a = after as Record<string, unknown>;
+  const prev: Record<string, unknown> = {};
+  for (const key of new Set([...Object.keys(b), ...Object.keys(a)])) {
+    if (JSON.stringify(a[key]) === JSON.stringify(b[key])) continue;
+    const old = b[key];
+    const now = a[key];
+    prev[key] = isHash(old) && isHash(now) ? previousAttributes(old, now) : (old ?? null);
+  }
+  return prev;
+}
+
+/** A plain nested hash, as opposed to an API object or list (which carry `object`). */
+function isHash(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !('object' in value);
+}

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterAll, beforeAll } from 'vitest';
-import { startStripeEmulator, type StripeEmulator, type StripeEmulatorOptions } from '../../src/stripe-emulator';
+import { startStripeEmulator, type CheckoutCard, type StripeEmulator, type StripeEmulatorOptions } from '../../src/stripe-emulator';
 
 /** The real SDK, pointed at the emulator. */
 export function stripeFor(emulator: StripeEmulator, key = 'sk_test_emulator'): Stripe {
@@ -26,6 +26,22 @@ export function withEmulator(use: (started: { emulator: StripeEmulator; stripe: 
   afterAll(async () => {
     await emulator?.close();
   });
+}
+
+/**
+ * One emulator and a product ('Monthly gift') for the whole test file, for files about subscriptions: the fields
+ * are filled before the file's tests run.
+ */
+export function emulatorWithProduct(): { emulator: StripeEmulator; stripe: Stripe; product: Stripe.Product } {
+  const env = {} as { emulator: StripeEmulator; stripe: Stripe; product: Stripe.Product };
+  beforeAll(async () => {
+    Object.assign(env, await startEmulator());
+    env.product = await env.stripe.products.create({ name: 'Monthly gift' });
+  });
+  afterAll(async () => {
+    await env.emulator?.close();
+  });
+  return env;
 }
 
 export interface ReceivedWebhook {
@@ -96,4 +112,36 @@ export function monthlyGift(product: string, overrides: Partial<Stripe.Checkout.
 /** Event types emitted since `mark` (an index into emulator.events). */
 export function typesSince(emulator: StripeEmulator, mark: number): string[] {
   return emulator.events.slice(mark).map((e) => e.type);
+}
+
+/** Creates and pays a gift session (monthly unless `session` says otherwise); returns the completed session and its subscription. */
+export async function subscribe(
+  { emulator, stripe }: { emulator: StripeEmulator; stripe: Stripe },
+  product: string,
+  opts: { session?: Partial<Stripe.Checkout.SessionCreateParams>; card?: CheckoutCard } = {},
+): Promise<{ session: Stripe.Checkout.Session; subscription: Stripe.Subscription }> {
+  const created = await stripe.checkout.sessions.create(monthlyGift(product, opts.session));
+  const result = await emulator.pay(created.id, opts.card ?? { number: '4242424242424242', email: 'typed@example.org', name: 'Grace Hopper' });
+  if (!result.ok) throw new Error(`payment declined: ${result.message}`);
+  const session = await stripe.checkout.sessions.retrieve(created.id);
+  return { session, subscription: await stripe.subscriptions.retrieve(session.subscription as string) };
+}
+
+/** POSTs form fields to a test control (`/_emulator/...`) with a test key. */
+export function postControl(emulator: StripeEmulator, path: string, fields: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${emulator.url}/_emulator${path}`, {
+    method: 'POST',
+    headers: { Authorization: 'Bearer sk_test_controls', 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+  });
+}
+
+/** A hosted page form submission that does not follow the redirect. */
+export function formPost(fields: Record<string, string>): RequestInit {
+  return {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+    redirect: 'manual',
+  };
 }

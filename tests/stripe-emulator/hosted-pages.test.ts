@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type Stripe from 'stripe';
 import type { StripeEmulator } from '../../src/stripe-emulator';
-import { oneOffGift, startEmulator, startWebhookReceiver, typesSince } from './helpers';
+import { formPost, oneOffGift, postControl, startEmulator, startWebhookReceiver, typesSince } from './helpers';
 
 let emulator: StripeEmulator;
 let stripe: Stripe;
@@ -16,12 +16,6 @@ afterAll(async () => {
   await receiver.close();
 });
 
-const form = (fields: Record<string, string>) => ({
-  method: 'POST',
-  headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-  body: new URLSearchParams(fields).toString(),
-  redirect: 'manual' as const,
-});
 const goodCard = { email: 'page@example.org', name: 'Page Donor', card_number: '4242 4242 4242 4242', exp: '12 / 40', cvc: '123' };
 
 describe('hosted checkout page', () => {
@@ -62,7 +56,7 @@ describe('hosted checkout page', () => {
 
   it('POST with 4242 answers 303 to success_url with the session id, after webhooks were delivered', async () => {
     const session = await stripe.checkout.sessions.create(oneOffGift());
-    const res = await fetch(session.url!, form(goodCard));
+    const res = await fetch(session.url!, formPost(goodCard));
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe(`https://kettle.example/thanks?session_id=${session.id}`);
     const delivered = receiver.received.map((r) => JSON.parse(r.body) as Stripe.Event);
@@ -77,7 +71,7 @@ describe('hosted checkout page', () => {
   it('re-renders with 402 and the decline message beside the card field', async () => {
     const session = await stripe.checkout.sessions.create(oneOffGift());
     const mark = emulator.events.length;
-    const res = await fetch(session.url!, form({ ...goodCard, card_number: '4000 0000 0000 9995' }));
+    const res = await fetch(session.url!, formPost({ ...goodCard, card_number: '4000 0000 0000 9995' }));
     expect(res.status).toBe(402);
     const html = await res.text();
     expect(html).toMatch(/id="card-error"[^>]*>Your card has insufficient funds\./);
@@ -87,7 +81,7 @@ describe('hosted checkout page', () => {
 
   it('re-renders with 400 for a malformed card number, expiry or CVC', async () => {
     const session = await stripe.checkout.sessions.create(oneOffGift({ customer_email: undefined }));
-    const res = await fetch(session.url!, form({ email: 'not-an-email', card_number: '4242 4242 4242 4241', exp: '13/99', cvc: '1' }));
+    const res = await fetch(session.url!, formPost({ email: 'not-an-email', card_number: '4242 4242 4242 4241', exp: '13/99', cvc: '1' }));
     expect(res.status).toBe(400);
     const html = await res.text();
     expect(html).toContain('Your card number is invalid.');
@@ -103,7 +97,7 @@ describe('hosted checkout page', () => {
     const expired = await fetch(`${emulator.url}/checkout/${session.id}`);
     expect(expired.status).toBe(200);
     expect(await expired.text()).toContain('expired');
-    const post = await fetch(`${emulator.url}/checkout/${session.id}`, form(goodCard));
+    const post = await fetch(`${emulator.url}/checkout/${session.id}`, formPost(goodCard));
     expect(post.status).toBe(409);
     const missing = await fetch(`${emulator.url}/checkout/cs_test_nope`);
     expect(missing.status).toBe(404);
@@ -111,11 +105,7 @@ describe('hosted checkout page', () => {
 
   it('pays through the HTTP test control too', async () => {
     const session = await stripe.checkout.sessions.create(oneOffGift());
-    const res = await fetch(`${emulator.url}/_emulator/checkout/${session.id}/pay`, {
-      method: 'POST',
-      headers: { Authorization: 'Bearer sk_test_x', 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: 'card[number]=4242424242424242&name=Http',
-    });
+    const res = await postControl(emulator, `/checkout/${session.id}/pay`, { 'card[number]': '4242424242424242', name: 'Http' });
     expect(await res.json()).toEqual({ ok: true, redirectUrl: `https://kettle.example/thanks?session_id=${session.id}` });
   });
 });

@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import type { StripeEmulator } from '../../src/stripe-emulator';
-import { monthlyGift, oneOffGift, withEmulator } from './helpers';
+import { formPost, monthlyGift, oneOffGift, withEmulator } from './helpers';
 import { StripeShapes } from './type-shapes';
 
 let emulator: StripeEmulator;
@@ -26,7 +26,11 @@ const TYPE_OF_OBJECT: Record<string, [string, string]> = {
   'billing_portal.session': ['BillingPortal/Sessions.d.ts', 'Session'],
 };
 
-/** Every kind of object and event the emulator makes: paid, declined, refunded, refund failed, disputed both ways, renewed, failed renewal. */
+/**
+ * Every kind of object and event the emulator makes: paid, declined, refunded, refund failed, disputed both ways,
+ * renewed, failed renewal retried until Stripe gives up, amount and interval changes (a trial's $0 invoice), a pause
+ * lifted, the portal's card update.
+ */
 async function everyKindOfObject(): Promise<{ label: string; object: { object: string } }[]> {
   const declinedFirst = await stripe.checkout.sessions.create(oneOffGift());
   await emulator.pay(declinedFirst.id, { number: '4000000000000002' });
@@ -46,10 +50,29 @@ async function everyKindOfObject(): Promise<{ label: string; object: { object: s
   const subscription = (await stripe.checkout.sessions.retrieve(monthly.id)).subscription as string;
   await emulator.advanceSubscription(subscription);
   await emulator.advanceSubscription(subscription, { card: '4000000000000341' });
-  const portal = await stripe.billingPortal.sessions.create({ customer: (await stripe.subscriptions.retrieve(subscription)).customer as string });
+  for (let attempt = 2; attempt <= 4; attempt++) await emulator.retrySubscription(subscription);
+  const customer = (await stripe.subscriptions.retrieve(subscription)).customer as string;
+  const portal = await stripe.billingPortal.sessions.create({ customer });
+
+  const changing = await stripe.checkout.sessions.create(monthlyGift(product.id, { customer, customer_email: undefined }));
+  await emulator.pay(changing.id, { number: '4242424242424242', exp_month: 6, exp_year: 2031 });
+  const changed = await stripe.subscriptions.retrieve((await stripe.checkout.sessions.retrieve(changing.id)).subscription as string);
+  const item = changed.items.data[0]!;
+  const priceData = (interval: 'month' | 'year') => [{ id: item.id, price_data: { currency: 'usd', product: product.id, unit_amount: 12_000, recurring: { interval } } }];
+  await stripe.subscriptions.update(changed.id, { items: priceData('year'), proration_behavior: 'none', trial_end: item.current_period_end });
+  await emulator.advanceSubscription(changed.id);
+  await stripe.subscriptions.update(changed.id, { items: priceData('month'), proration_behavior: 'none' });
+  // Paused for one renewal (voided), lifted at the next.
+  await stripe.subscriptions.update(changed.id, { pause_collection: { behavior: 'void', resumes_at: (await stripe.subscriptions.retrieve(changed.id)).items.data[0]!.current_period_end + 1 } });
+  await emulator.advanceSubscription(changed.id);
+  await emulator.advanceSubscription(changed.id);
+  const cardUpdate = await stripe.billingPortal.sessions.create({ customer, flow_data: { type: 'payment_method_update' } });
+  await fetch(`${emulator.url}/portal/${cardUpdate.id}/payment-method`, formPost({ card_number: '4242424242424242', exp: '01/32' }));
 
   const fetched = [
-    declinedFirst, paid, pi, portal,
+    declinedFirst, paid, pi, portal, cardUpdate,
+    await stripe.customers.retrieve(customer),
+    await stripe.subscriptions.retrieve(changed.id, { expand: ['default_payment_method'] }),
     ...(await stripe.balanceTransactions.list({ limit: 100 })).data,
     ...(await stripe.invoicePayments.list({ limit: 100 })).data,
   ];
@@ -73,7 +96,10 @@ describe('object shapes', () => {
     expect([...problems]).toEqual([]);
     // Every kind of event the ledger depends on was there to check.
     const types = new Set(emulator.events.map((e) => e.type));
-    for (const type of ['charge.failed', 'refund.failed', 'charge.refund.updated', 'charge.dispute.funds_withdrawn', 'charge.dispute.funds_reinstated', 'invoice.payment_failed']) {
+    for (const type of [
+      'charge.failed', 'refund.failed', 'charge.refund.updated', 'charge.dispute.funds_withdrawn', 'charge.dispute.funds_reinstated', 'invoice.payment_failed',
+      'customer.subscription.deleted', 'invoice.voided', 'payment_method.attached', 'customer.updated',
+    ]) {
       expect(types).toContain(type);
     }
   });

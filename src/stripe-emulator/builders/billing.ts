@@ -90,17 +90,19 @@ export function buildInvoiceLine(p: {
   item: Stripe.SubscriptionItem;
   productName: string;
   formattedUnit: string;
+  /** A trial period's line: nothing to pay. */
+  trial: boolean;
 }): Stripe.InvoiceLineItem {
   const price = p.item.price;
   const quantity = p.item.quantity ?? 1;
-  const amount = (price.unit_amount ?? 0) * quantity;
+  const amount = p.trial ? 0 : (price.unit_amount ?? 0) * quantity;
   const interval = price.recurring?.interval ?? 'month';
   return shape<Stripe.InvoiceLineItem>({
     id: newId('il_'),
     object: 'line_item',
     amount,
     currency: price.currency,
-    description: `${quantity} × ${p.productName} (at ${p.formattedUnit} / ${interval})`,
+    description: p.trial ? `Trial period for ${p.productName}` : `${quantity} × ${p.productName} (at ${p.formattedUnit} / ${interval})`,
     discount_amounts: [],
     discountable: true,
     discounts: [],
@@ -129,12 +131,14 @@ export function buildInvoiceLine(p: {
   });
 }
 
+export type SubscriptionBillingReason = 'subscription_create' | 'subscription_cycle' | 'subscription_update';
+
 /** Basil shape: no `subscription`, `payment_intent`, `charge` or `paid`; the subscription hangs off `parent`. */
 export function buildInvoice(p: {
   id: string;
   customer: Stripe.Customer;
   subscription: Stripe.Subscription;
-  billingReason: 'subscription_create' | 'subscription_cycle';
+  billingReason: SubscriptionBillingReason;
   lines: Stripe.InvoiceLineItem[];
   periodStart: number;
   periodEnd: number;
