@@ -140,6 +140,7 @@ export function createApp(deps: AppDeps): App {
     secureCookies: config.baseUrl.startsWith('https://'),
     signIn: new SignInService(dataSource, new AccountLinks(config.baseUrl, config.sessionSecret), new SignInLimiter(pool, DEFAULT_SIGN_IN_LIMITS, rateLimitKey)),
     planActions: new PlanActionsService(dataSource, stripe, config.baseUrl, logger),
+    receipts: config.receipts,
   }));
 
   app.use(notFound);

@@ -8,6 +8,8 @@ import { renderAccountPage } from './account-views';
 import { planRoutes } from './plan.routes';
 import { signInRoutes } from './sign-in.routes';
 import type { SignInService } from './sign-in.service';
+import { statementRoutes } from './statement.routes';
+import type { ReceiptDetails } from './statements.service';
 
 export interface AccountRoutesDeps {
   dataSource: DataSource;
@@ -18,6 +20,8 @@ export interface AccountRoutesDeps {
   secureCookies: boolean;
   signIn: SignInService;
   planActions: PlanActionsService;
+  /** What statements say about the organisation (legal name, tax id, note). */
+  receipts: ReceiptDetails;
 }
 
 /** The donor account, mounted at /account: its own session cookie, and no page kept by any cache. */
@@ -51,5 +55,6 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
   });
 
   router.use(planRoutes({ dataSource, planActions }));
+  router.use(statementRoutes({ dataSource, receipts: deps.receipts }));
   return router;
 }
