@@ -6,13 +6,17 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import { AccountLinks } from './account/links';
+import { accountRoutes } from './account/account.routes';
+import { AccountLinks, maskLinkToken } from './account/links';
+import { DEFAULT_SIGN_IN_LIMITS, SignInLimiter } from './account/sign-in-limiter';
+import { SignInService } from './account/sign-in.service';
 import { campaignRoutes } from './campaigns/campaign.routes';
 import type { Config } from './config';
 import { CheckoutService } from './donations/checkout.service';
 import { DonateLimiter } from './donations/donate-limiter';
 import { DonateService } from './donations/donate.service';
 import { donationRoutes } from './donations/donation.routes';
+import { PlanActionsService } from './donations/plan-actions.service';
 import { devOutboxRoutes } from './email/dev-outbox.routes';
 import { createMailer, type Mailer } from './email/mailer';
 import { DEFAULT_OUTBOX_POLICY, OutboxDelivery, type OutboxPolicy } from './email/outbox-delivery';
@@ -68,8 +72,9 @@ export function createApp(deps: AppDeps): App {
   const connectionString = (dataSource.options as { url?: string }).url ?? null;
   const webhookWorker = new WebhookInboxWorker(new StripeInbox(dataSource, handlers, logger), logger, { connectionString });
   const mailer = createMailer(config.mail, config.baseUrl);
+  const links = new AccountLinks(config.baseUrl, config.sessionSecret);
   const mailContext = {
-    links: new AccountLinks(config.baseUrl, config.sessionSecret),
+    links,
     templates: new MailTemplates(path.join(ROOT, 'views/emails'), config.orgName),
     org: { name: config.orgName, baseUrl: config.baseUrl, receipts: config.receipts },
   };
@@ -77,7 +82,9 @@ export function createApp(deps: AppDeps): App {
   const mailWorker = new MailOutboxWorker(mailDelivery, logger, { connectionString });
   const webhooks = new WebhookService(dataSource, stripe, deps.webhookSecret, () => webhookWorker.wake());
   const checkout = new CheckoutService(dataSource, stripe, config.baseUrl, config.orgName, logger);
-  const limiter = new DonateLimiter((dataSource.driver as PostgresDriver).master, config.donateLimits, deriveSecret(config.sessionSecret, 'rate-limit-keys'));
+  const pool = (dataSource.driver as PostgresDriver).master;
+  const rateLimitKey = deriveSecret(config.sessionSecret, 'rate-limit-keys');
+  const limiter = new DonateLimiter(pool, config.donateLimits, rateLimitKey);
   const challenge = createHumanChallenge(config.captcha, dataSource, config.sessionSecret);
   const donate = new DonateService(checkout, limiter, challenge, new SecurityAlerts(dataSource, logger), config.coverFees);
   const captchaOrigins = config.captcha.provider === 'altcha' ? [] : HOSTED_CAPTCHAS[config.captcha.provider].origins;
@@ -100,14 +107,15 @@ export function createApp(deps: AppDeps): App {
     autoLogging: { ignore: (req) => req.url === '/healthz' },
     // Method, path and status are enough; headers carry cookies and signatures.
     serializers: {
-      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: maskLinkToken(req.url) }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   }));
   app.use(helmet({
     contentSecurityPolicy: {
       directives: {
-        'form-action': ["'self'", 'https://checkout.stripe.com', ...deps.checkoutOrigins],
+        // Checkout, and the billing portal the account's "Update card" form redirects to (form-action covers redirects).
+        'form-action': ["'self'", 'https://checkout.stripe.com', 'https://billing.stripe.com', ...deps.checkoutOrigins],
         // A hosted CAPTCHA (CAPTCHA_PROVIDER) loads its script and frame from the provider.
         'script-src': ["'self'", ...captchaOrigins],
         'frame-src': ["'self'", ...captchaOrigins],
@@ -145,6 +153,15 @@ export function createApp(deps: AppDeps): App {
   if (deps.testMode) app.use(devOutboxRoutes(mailer.fileOutbox));
   app.use(campaignRoutes(dataSource, config.coverFees));
   app.use(donationRoutes({ dataSource, donate, fees: config.coverFees, baseUrl: config.baseUrl, secureCookies: config.baseUrl.startsWith('https://') }));
+  app.use('/account', accountRoutes({
+    dataSource,
+    pool,
+    sessionSecret: config.sessionSecret,
+    secureCookies: config.baseUrl.startsWith('https://'),
+    signIn: new SignInService(dataSource, links, new SignInLimiter(pool, DEFAULT_SIGN_IN_LIMITS, rateLimitKey)),
+    planActions: new PlanActionsService(dataSource, stripe, config.baseUrl, logger),
+    receipts: config.receipts,
+  }));
 
   app.use(notFound);
   app.use(errorHandler(logger));

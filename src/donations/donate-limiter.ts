@@ -43,7 +43,7 @@ export class DonateLimiter {
 
   /** Every POST counts against its IP network, valid or not: probing the form is an attempt too. */
   async attemptFromIp(ip: string): Promise<IpAttempt> {
-    const res = await consume(this.byIp, keyedHash(this.hashKey, clientNetwork(ip)));
+    const res = await consumeRateLimit(this.byIp, keyedHash(this.hashKey, clientNetwork(ip)));
     if (res.over) return { refusedForSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)), overLimit: true };
     return { refusedForSeconds: null, overLimit: res.consumedPoints > this.limits.perIpPerHour };
   }
@@ -51,14 +51,15 @@ export class DonateLimiter {
   /** Only a valid gift about to go to Stripe counts against its email and its campaign. */
   async giftAttempt(email: string, campaignId: string): Promise<GiftAttempt> {
     const [byEmail, byCampaign] = await Promise.all([
-      consume(this.byEmail, keyedHash(this.hashKey, email.toLowerCase())),
-      consume(this.byCampaign, campaignId),
+      consumeRateLimit(this.byEmail, keyedHash(this.hashKey, email.toLowerCase())),
+      consumeRateLimit(this.byCampaign, campaignId),
     ]);
     return { emailOverLimit: byEmail.over, campaignOverLimit: byCampaign.over };
   }
 }
 
-async function consume(limiter: RateLimiterPostgres, key: string): Promise<{ over: boolean; consumedPoints: number; msBeforeNext: number }> {
+/** One attempt against a limiter: over says the limit is passed, msBeforeNext how long until a point comes back. */
+export async function consumeRateLimit(limiter: RateLimiterPostgres, key: string): Promise<{ over: boolean; consumedPoints: number; msBeforeNext: number }> {
   try {
     const res = await limiter.consume(key);
     return { over: false, consumedPoints: res.consumedPoints, msBeforeNext: res.msBeforeNext };

@@ -34,11 +34,45 @@ const emailSchema = z.email();
 const INVISIBLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]|(?![\u200c\u200d])\p{Cf}/gu;
 const UNICODE_LINE_BREAK = /[\u2028\u2029]/g;
 
-/** A single text value from a urlencoded body; repeated or nested fields are not text. */
-function text(value: unknown): string | undefined | null {
+/**
+ * A single text value from a urlencoded body, without invisible characters and trimmed; undefined
+ * when absent, null when repeated or nested (not text). Every form a donor fills in reads text through it.
+ */
+export function plainText(value: unknown): string | undefined | null {
   if (value === undefined) return undefined;
   if (typeof value !== 'string') return null;
   return value.replace(INVISIBLE, '').replace(UNICODE_LINE_BREAK, '\n').trim();
+}
+
+export const INVALID_EMAIL = 'Enter a valid email address, like name@example.org.';
+
+export function isValidEmail(email: string): boolean {
+  return email.length <= LIMITS.email && emailSchema.safeParse(email).success;
+}
+
+/**
+ * The amount of one gift, typed in major units ("25", "37.50"): the limits every gift keeps
+ * (the currency's minimum, Stripe's maximum), with a message for the donor when it is not one.
+ */
+export function parseGiftAmount(amountText: string | undefined | null, currency: string): { ok: true; minor: number } | { ok: false; error: string } {
+  const rule = currencyRule(currency);
+  const code = currency.toUpperCase();
+  if (amountText === null) return { ok: false, error: 'Enter one amount, like 25 or 37.50.' };
+  if (!amountText) return { ok: false, error: 'Choose or enter an amount.' };
+  const parsed = parseMajorAmount(amountText, currency);
+  if (!parsed.ok) {
+    return {
+      ok: false,
+      error: parsed.reason === 'decimals'
+        ? rule.decimals === 0 ? `${code} amounts are whole numbers, like 500.` : `${code} amounts have at most ${rule.decimals} decimal places, like 37.50.`
+        : amountText.startsWith('-')
+          ? 'A gift must be more than zero.'
+          : `Enter the amount as a plain number, like ${rule.decimals ? '25 or 37.50' : '500'} (no currency signs or commas).`,
+    };
+  }
+  if (parsed.minor < rule.minMinor) return { ok: false, error: `The smallest gift we can accept is ${formatMoney(rule.minMinor, currency)}.` };
+  if (parsed.minor > MAX_CHARGE_MINOR) return { ok: false, error: `The largest gift we can take online is ${formatMoney(MAX_CHARGE_MINOR, currency)}. Please contact us for larger gifts.` };
+  return { ok: true, minor: parsed.minor };
 }
 
 function checkbox(value: unknown): boolean {
@@ -57,45 +91,32 @@ export function parseDonationForm(
 ): DonationFormResult {
   const errors: FieldErrors = {};
   const currency = campaign.currency;
-  const rule = currencyRule(currency);
-  const code = currency.toUpperCase();
 
-  let amountText = text(body.amount);
-  const typedOther = text(body.amount_other);
+  let amountText = plainText(body.amount);
+  const typedOther = plainText(body.amount_other);
   // Without JavaScript, typing under Other does not select it: never guess which of the two was meant.
   const conflicting = amountText && amountText !== 'other' && typedOther;
   if (amountText === 'other') amountText = typedOther;
   let donationAmount = 0;
   if (conflicting) errors.amount = 'You picked an amount and also typed one under Other. Choose "Other" to give the typed amount, or clear it.';
-  else if (amountText === null) errors.amount = 'Enter one amount, like 25 or 37.50.';
-  else if (!amountText) errors.amount = 'Choose or enter an amount.';
   else {
-    const parsed = parseMajorAmount(amountText, currency);
-    if (!parsed.ok) {
-      errors.amount = parsed.reason === 'decimals'
-        ? rule.decimals === 0 ? `${code} amounts are whole numbers, like 500.` : `${code} amounts have at most ${rule.decimals} decimal places, like 37.50.`
-        : amountText.startsWith('-')
-          ? 'A gift must be more than zero.'
-          : `Enter the amount as a plain number, like ${rule.decimals ? '25 or 37.50' : '500'} (no currency signs or commas).`;
-    } else if (parsed.minor < rule.minMinor) {
-      errors.amount = `The smallest gift we can accept is ${formatMoney(rule.minMinor, currency)}.`;
-    } else if (parsed.minor > MAX_CHARGE_MINOR) {
-      errors.amount = `The largest gift we can take online is ${formatMoney(MAX_CHARGE_MINOR, currency)}. Please contact us for larger gifts.`;
-    } else donationAmount = parsed.minor;
+    const amount = parseGiftAmount(amountText, currency);
+    if (amount.ok) donationAmount = amount.minor;
+    else errors.amount = amount.error;
   }
 
-  const frequencyText = text(body.frequency);
+  const frequencyText = plainText(body.frequency);
   let frequency: Frequency = campaign.defaultFrequency;
   if (frequencyText === null || (frequencyText && !(FREQUENCIES as readonly string[]).includes(frequencyText))) {
     errors.frequency = 'Choose how often to give: once, monthly or annual.';
   } else if (frequencyText) frequency = frequencyText as Frequency;
 
-  const email = text(body.email);
+  const email = plainText(body.email);
   if (!email) errors.email = 'Enter your email address so we can send your receipt.';
-  else if (email.length > LIMITS.email || !emailSchema.safeParse(email).success) errors.email = 'Enter a valid email address, like name@example.org.';
+  else if (!isValidEmail(email)) errors.email = INVALID_EMAIL;
 
   const optionalText = (field: 'name' | 'comment' | 'dedication', label: string): string | null => {
-    const value = text(body[field]);
+    const value = plainText(body[field]);
     if (value === null) errors[field] = `Enter your ${label} as plain text.`;
     else if (value && value.length > LIMITS[field]) errors[field] = `Keep your ${label} under ${LIMITS[field]} characters.`;
     return value || null;

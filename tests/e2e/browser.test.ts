@@ -1,45 +1,32 @@
 import 'reflect-metadata';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '../../src/campaigns/campaign.entity';
+import { CHROMIUM, haveChromium, launchTestBrowser, payOnCheckout, type TestBrowser } from '../helpers/browser';
 import { startDonation } from '../helpers/flows';
 import { appVariant, makeCampaign, startTestKettle, totalsOf, type TestKettle } from '../helpers/kettle';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-// .ci/run installs Debian's chromium; a developer machine without it skips this file with a reason.
-const haveChromium = existsSync(CHROMIUM);
 
 describe.skipIf(!haveChromium)(`a supporter in a real browser (${CHROMIUM})`, () => {
   let kettle: TestKettle;
   let campaign: Campaign;
-  let browser: BrowserContext;
-  let profile: string;
+  let browser: TestBrowser;
 
   beforeAll(async () => {
     kettle = await startTestKettle();
     campaign = await makeCampaign(kettle, { goalAmount: 1_000_00, presetAmounts: [10_00, 25_00, 50_00] });
-    profile = mkdtempSync(path.join(tmpdir(), 'kettle-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchTestBrowser();
   });
 
   afterAll(async () => {
     await browser?.close();
     await kettle?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('gives $25 once with the test card and sees the total move', async () => {
-    const page = await browser.newPage();
+    const page = await browser.context.newPage();
     await page.goto(`${kettle.baseUrl}/campaigns/${campaign.slug}`);
     await expect(page.getByTestId('raised').textContent()).resolves.toBe('$0');
 
@@ -51,10 +38,7 @@ describe.skipIf(!haveChromium)(`a supporter in a real browser (${CHROMIUM})`, ()
 
     await page.waitForURL(`${kettle.emulator.url}/checkout/**`);
     await page.screenshot({ path: path.join(tmpdir(), 'kettle-checkout.png') });
-    await page.getByLabel(/card number/i).fill('4242 4242 4242 4242');
-    await page.getByLabel(/expir/i).fill('12 / 34');
-    await page.getByLabel(/cvc/i).fill('123');
-    await page.getByRole('button', { name: /donate|pay/i }).click();
+    await payOnCheckout(page, '4242 4242 4242 4242');
 
     await page.waitForURL(`${kettle.baseUrl}/thanks?session_id=*`);
     await page.getByText('is confirmed').waitFor();
@@ -65,17 +49,14 @@ describe.skipIf(!haveChromium)(`a supporter in a real browser (${CHROMIUM})`, ()
   });
 
   it('shows a declined card on the checkout page and counts nothing', async () => {
-    const page = await browser.newPage();
+    const page = await browser.context.newPage();
     await page.goto(`${kettle.baseUrl}/campaigns/${campaign.slug}`);
     await page.getByLabel('Other', { exact: true }).check();
     await page.getByLabel('Other amount').fill('37.50');
     await page.getByLabel('Email (for your receipt)').fill('declined@example.org');
     await page.getByRole('button', { name: 'Donate' }).click();
     await page.waitForURL(`${kettle.emulator.url}/checkout/**`);
-    await page.getByLabel(/card number/i).fill('4000 0000 0000 0002');
-    await page.getByLabel(/expir/i).fill('12 / 34');
-    await page.getByLabel(/cvc/i).fill('123');
-    await page.getByRole('button', { name: /donate|pay/i }).click();
+    await payOnCheckout(page, '4000 0000 0000 0002');
     await page.getByText('Your card was declined.').waitFor();
     expect((await totalsOf(kettle, campaign.id)).kept.raised).toBe(2500);
   });
@@ -90,7 +71,7 @@ describe.skipIf(!haveChromium)(`a supporter in a real browser (${CHROMIUM})`, ()
       const surging = await makeCampaign(kettle);
       await startDonation(kettle, surging, { amount: '10', email: 'first@example.org' });
 
-      const page = await browser.newPage();
+      const page = await browser.context.newPage();
       await page.goto(`${url}/campaigns/${surging.slug}`);
       await page.getByLabel('$25').check();
       await page.getByLabel('Email (for your receipt)').fill('second@example.org');

@@ -9,12 +9,13 @@ import {
 import {
   findRecurringGift, frequencyOfInterval, linkRecurringGift, recordFailedPayment, type Decline,
 } from '../../donations/recurring-gift.service';
+import { applySubscriptionState } from '../../donations/subscription-state';
 import { upsertDonor } from '../../donors/donor.service';
 import { paymentFailedMail, queueMails, receiptMail, refundNoticeMail, type QueuedMail } from '../../email/outbox';
 import { findGiftByPaymentIntent, recordLedgerEntry, refundIsRecorded } from '../../ledger/ledger.service';
 import type { TotalsAccumulator } from '../../ledger/totals-accumulator';
 import { donorOfSession, feeCoverOf, giftOfSession, secondsToDate, sessionMatchesIntent } from './checkout-gifts';
-import { applySubscriptionState, mergeEndedState } from './subscription-state';
+import { mergeEndedState } from './subscription-state';
 import { idOf, META_CAMPAIGN, META_CHECKOUT_INTENT, type Stripe } from './stripe-client';
 
 /**

@@ -1,0 +1,74 @@
+import type { Request, RequestHandler, Response } from 'express';
+import { regenerateSession } from '../web/sessions';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** One message for the next account page ("Your gift is paused until …"), shown once. */
+    flash?: string;
+  }
+}
+
+/** The donor session's cookie (the admin console has its own). */
+export const ACCOUNT_COOKIE = 'kettle_account';
+
+/**
+ * A donor session ends after two hours without a request. Signing in again costs one click on the
+ * link in any receipt, while a long session on a shared or lost device would let the next person
+ * see the gifts and stop or change them. Sessions that only hold a sign-in form's CSRF token
+ * (a mail scanner opening a link) expire the same way.
+ */
+export const ACCOUNT_IDLE_TIMEOUT_MS = 2 * 60 * 60 * 1000;
+
+/** Signs the donor in on a fresh session (no fixation of the id the sign-in form was served under). */
+export async function signInDonor(req: Request, donorId: string): Promise<void> {
+  await regenerateSession(req);
+  req.session.donorId = donorId;
+}
+
+/**
+ * Redirects once the session is stored. express-session saves while the response ends, after the
+ * headers went out: a browser following the 303 at once could arrive before the sign-in or the
+ * flash message is stored.
+ */
+export async function redirectAfterSave(req: Request, res: Response, url: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+  res.redirect(303, url);
+}
+
+/** The signed-in donor; only under requireDonor. */
+export function signedInDonorId(req: Request): string {
+  const donorId = req.session.donorId;
+  if (!donorId) throw new Error('signedInDonorId used outside requireDonor');
+  return donorId;
+}
+
+/** Account pages need a signed-in donor: anyone else is sent to the sign-in page. */
+export const requireDonor: RequestHandler = (req, res, next) => {
+  if (req.session.donorId) return next();
+  res.redirect(303, '/account/sign-in');
+};
+
+export function setFlash(req: Request, message: string): void {
+  req.session.flash = message;
+}
+
+export function takeFlash(req: Request): string | null {
+  const message = req.session.flash ?? null;
+  if (message !== null) delete req.session.flash;
+  return message;
+}
+
+/**
+ * Where to go after signing in: `next` when it is a path of the account pages on this site (as the
+ * failed-payment mail's link to the card update), else the account page. Never another site.
+ */
+export function safeNextPath(value: unknown): string {
+  if (typeof value !== 'string' || value.length > 200) return '/account';
+  return /^\/account(?:\/[A-Za-z0-9_-]+)*\/?(?:\?[A-Za-z0-9_=&-]*)?$/.test(value) ? value : '/account';
+}
+
+/** Every account page holds personal data or a sign-in token: no cache along the way may keep it. */
+export const noStore: RequestHandler = (_req, res, next) => {
+  res.set('Cache-Control', 'no-store');
+  next();
+};

@@ -1,0 +1,52 @@
+import { parseGiftAmount, plainText } from '../donations/donation-form';
+import type { PlanChange } from '../donations/plan-actions.service';
+import type { PlanFormProblem } from './account-page';
+
+export const PLAN_ACTIONS = ['amount', 'frequency', 'pause', 'resume', 'cancel'] as const;
+export type PlanAction = (typeof PLAN_ACTIONS)[number];
+
+const REASON_MAX = 500;
+const NONCE = /^[A-Za-z0-9_-]{22}$/;
+
+export type PlanFormResult = { ok: true; change: PlanChange } | { ok: false; problem: Omit<PlanFormProblem, 'planId'> };
+
+/**
+ * Reads one plan form. The amount keeps the donate form's limits in the plan's currency; the
+ * choices are the ones the page offers; the reason is plain text (invisible characters gone),
+ * optional and bounded, because it is sent to Stripe and shown to staff.
+ */
+export function parsePlanForm(action: PlanAction, body: Record<string, unknown>, currency: string): PlanFormResult {
+  const bad = (field: PlanFormProblem['field'], message: string, value?: string): PlanFormResult => ({ ok: false, problem: { field, message, value } });
+  switch (action) {
+    case 'amount': {
+      const text = plainText(body.amount);
+      const amount = parseGiftAmount(text, currency);
+      return amount.ok ? { ok: true, change: { action, amount: amount.minor } } : bad('amount', amount.error, text ?? '');
+    }
+    case 'frequency': {
+      const frequency = plainText(body.frequency);
+      if (frequency !== 'monthly' && frequency !== 'annual') return bad('frequency', 'Choose monthly or annual.');
+      return { ok: true, change: { action, interval: frequency === 'annual' ? 'year' : 'month' } };
+    }
+    case 'pause': {
+      const months = Number(plainText(body.months));
+      if (months !== 1 && months !== 2 && months !== 3) return bad('months', 'Choose to pause for 1, 2 or 3 months.');
+      return { ok: true, change: { action, months } };
+    }
+    case 'resume':
+      return { ok: true, change: { action } };
+    case 'cancel': {
+      const when = plainText(body.when) || 'period_end';
+      if (when !== 'period_end' && when !== 'now') return bad('when', 'Choose when your gift should end.');
+      const reason = plainText(body.reason);
+      if (reason === null) return bad('reason', 'Enter your reason as plain text.');
+      if (reason && reason.length > REASON_MAX) return bad('reason', `Keep your reason under ${REASON_MAX} characters.`, reason);
+      return { ok: true, change: { action, when, reason: reason || null } };
+    }
+  }
+}
+
+/** The random value a page put in its forms, if this one carries a well-formed one. */
+export function formNonce(body: Record<string, unknown>): string | null {
+  return typeof body.nonce === 'string' && NONCE.test(body.nonce) ? body.nonce : null;
+}

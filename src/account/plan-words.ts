@@ -1,0 +1,58 @@
+import type { PlanActionOutcome, PlanChange } from '../donations/plan-actions.service';
+import { nextChargeAt } from '../donations/plan-schedule';
+import type { RecurringGift } from '../donations/recurring-gift.entity';
+import { formatMoney } from '../money';
+
+/** Dates as the campaign pages write them ("January 1, 2027"), in UTC like Stripe's periods. */
+const DATE = new Intl.DateTimeFormat('en-US', { dateStyle: 'long', timeZone: 'UTC' });
+export const formatDate = (date: Date) => DATE.format(date);
+
+const EVERY = { month: 'month', year: 'year' } as const;
+export const everyWord = (interval: string | null) => EVERY[interval as keyof typeof EVERY] ?? 'period';
+export const frequencyWord = (interval: string | null) => (interval === 'year' ? 'annual' : 'monthly');
+
+export const planAmount = (plan: RecurringGift) => (plan.amount !== null && plan.currency ? formatMoney(plan.amount, plan.currency) : 'Your gift');
+
+/** "Your next gift of $15.00 is on January 1, 2027." — or why there is none. */
+export function nextGiftSentence(plan: RecurringGift): string {
+  const next = nextChargeAt(plan);
+  if (next) return `Your next gift of ${planAmount(plan)} is on ${formatDate(next)}.`;
+  if (plan.paused) return 'Nothing will be charged until you resume it.';
+  return 'Nothing more will be charged.';
+}
+
+/** The day a plan set to end stops (its last paid period's end). */
+export const endingDate = (plan: RecurringGift) => plan.cancelAt ?? plan.currentPeriodEnd;
+
+/** What the account page says after a change: what happens, and from when. */
+export function planChangeMessage(change: PlanChange, outcome: Extract<PlanActionOutcome, { plan: RecurringGift }>): string {
+  const plan = outcome.plan;
+  const amount = planAmount(plan);
+  if (outcome.kind === 'unchanged') {
+    switch (change.action) {
+      case 'amount': return `Your gift is already ${amount} a ${everyWord(plan.interval)}. ${nextGiftSentence(plan)}`;
+      case 'frequency': return `Your gift is already ${frequencyWord(plan.interval)}. ${nextGiftSentence(plan)}`;
+      case 'resume': return `Your gift is active. ${nextGiftSentence(plan)}`;
+      default: return `Your gift is already set to end${endDatePhrase(plan)}. Nothing more will be charged.`;
+    }
+  }
+  switch (change.action) {
+    case 'amount':
+      return `Your gift is now ${amount} a ${everyWord(plan.interval)}, with no extra charge today. ${nextGiftSentence(plan)}`;
+    case 'frequency':
+      return `Your gift is now ${frequencyWord(plan.interval)}: ${amount} every ${everyWord(plan.interval)}. Nothing is charged today; the new schedule starts with your next gift. ${nextGiftSentence(plan)}`;
+    case 'pause':
+      return `Your gift is paused${plan.pauseResumesAt ? ` until ${formatDate(plan.pauseResumesAt)}` : ''}: nothing is charged until then. ${nextGiftSentence(plan)}`;
+    case 'resume':
+      return `Your gift continues. ${nextGiftSentence(plan)}`;
+    case 'cancel':
+      return plan.status === 'canceled'
+        ? 'Your gift is canceled: nothing more will be charged. We are emailing you a confirmation.'
+        : `Your gift will end${endDatePhrase(plan)}: nothing more will be charged. We are emailing you a confirmation. Changed your mind? Choose "Keep my gift" below.`;
+  }
+}
+
+function endDatePhrase(plan: RecurringGift): string {
+  const end = endingDate(plan);
+  return end ? ` on ${formatDate(end)}` : '';
+}

@@ -1,0 +1,217 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { IsNull, Not, type DataSource } from 'typeorm';
+import type { Logger } from '../logger';
+import { idOf, Stripe } from '../payments/stripe/stripe-client';
+import { asUuid } from './checkout-intent.service';
+import { addMonthsUtc, ENDED_STATUSES } from './plan-schedule';
+import { RecurringGift } from './recurring-gift.entity';
+import { applySubscriptionState } from './subscription-state';
+
+/** A change a donor asks for on one of their plans, already checked for shape and limits. */
+export type PlanChange =
+  | { action: 'amount'; amount: number }
+  | { action: 'frequency'; interval: 'month' | 'year' }
+  | { action: 'pause'; months: 1 | 2 | 3 }
+  | { action: 'resume' }
+  | { action: 'cancel'; when: 'period_end' | 'now'; reason: string | null };
+
+export type PlanActionOutcome =
+  /** Stripe made the change; `plan` is what Kettle stored from Stripe's answer. */
+  | { kind: 'changed'; plan: RecurringGift }
+  /** The plan already was so: nothing was sent. */
+  | { kind: 'unchanged'; plan: RecurringGift }
+  | { kind: 'refused'; message: string }
+  | { kind: 'provider_failed'; message: string };
+
+export type CardUpdateOutcome =
+  | { kind: 'redirect'; url: string }
+  | { kind: 'refused'; message: string }
+  | { kind: 'provider_failed'; message: string };
+
+const ENDED_MESSAGE = 'This gift has ended, so it cannot be changed. You can start a new one from any campaign page.';
+const UNREACHABLE_MESSAGE = 'We could not reach our payment provider, so nothing has changed. Please try again in a few minutes.';
+const DECLINED_MESSAGE = 'Our payment provider did not accept this change, so nothing has changed. Please try again, or contact us if it keeps happening.';
+
+// With the card, so the stored plan can say which card it uses.
+const WITH_CARD = ['default_payment_method'];
+
+/**
+ * Donors' changes to their recurring gifts, done at Stripe: the only code that writes to Stripe
+ * for them (the account pages call it and never the SDK). Each write carries an idempotency key
+ * made from the plan, the change and the form it came from, so a double-clicked button changes
+ * the plan once. What Stripe answers is stored through applySubscriptionState, the same
+ * newest-read-wins update the webhooks use, so the webhook that follows changes nothing more.
+ */
+export class PlanActionsService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly stripe: Stripe,
+    private readonly baseUrl: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * The donor's plan with this id; null when there is none, it is someone else's, or it never
+   * started (Checkout left unpaid: no state read from Stripe yet).
+   */
+  donorPlan(donorId: string, planId: string): Promise<(RecurringGift & { currency: string }) | null> {
+    const id = asUuid(planId);
+    if (!id) return Promise.resolve(null);
+    return this.dataSource.getRepository(RecurringGift)
+      .findOneBy({ id, donorId, status: Not('incomplete'), currency: Not(IsNull()) }) as Promise<(RecurringGift & { currency: string }) | null>;
+  }
+
+  /**
+   * Applies `change` to the plan at Stripe. `formNonce` is the random value of the page the form
+   * was on: the same form sent twice is the same request to Stripe.
+   */
+  async change(plan: RecurringGift, change: PlanChange, formNonce: string | null): Promise<PlanActionOutcome> {
+    if (ENDED_STATUSES.has(plan.status)) return { kind: 'refused', message: ENDED_MESSAGE };
+    if (alreadySo(plan, change)) return { kind: 'unchanged', plan };
+    const idempotencyKey = requestKey(plan.id, change, formNonce);
+    let sub: Stripe.Subscription;
+    try {
+      sub = await this.send(plan.stripeSubscriptionId, change, idempotencyKey);
+    } catch (err) {
+      return this.providerFailed(err, plan, change.action);
+    }
+    const readAt = new Date();
+    // A cancel's confirmation mail is queued here or by the webhook that follows, whichever
+    // stores the newer read; its key makes it one mail either way.
+    await this.dataSource.transaction((tx) => applySubscriptionState(tx, plan, sub, readAt));
+    this.logger.info({ plan: plan.id, subscription: sub.id, action: change.action }, 'recurring gift changed by its donor');
+    return { kind: 'changed', plan: await this.dataSource.getRepository(RecurringGift).findOneByOrFail({ id: plan.id }) };
+  }
+
+  /** A Stripe billing portal page where the donor replaces the card of this plan's customer. */
+  async cardUpdateUrl(plan: RecurringGift, formNonce: string | null): Promise<CardUpdateOutcome> {
+    if (ENDED_STATUSES.has(plan.status)) return { kind: 'refused', message: ENDED_MESSAGE };
+    if (!plan.stripeCustomerId) return { kind: 'refused', message: DECLINED_MESSAGE };
+    try {
+      const session = await this.stripe.billingPortal.sessions.create({
+        customer: plan.stripeCustomerId,
+        return_url: `${this.baseUrl}/account`,
+        flow_data: {
+          type: 'payment_method_update',
+          after_completion: { type: 'redirect', redirect: { return_url: `${this.baseUrl}/account?card=updated` } },
+        },
+      }, { idempotencyKey: requestKey(plan.id, { action: 'card' }, formNonce) });
+      return { kind: 'redirect', url: session.url };
+    } catch (err) {
+      return this.providerFailed(err, plan, 'card');
+    }
+  }
+
+  /**
+   * Makes each of the donor's plans use its customer's default card (set by the billing portal),
+   * and stores every plan's card as Stripe now has it. A card belongs to one Stripe customer, so
+   * plans under another customer keep theirs. Returns how many plans could not be checked.
+   */
+  async useDefaultCardOnAllPlans(donorId: string): Promise<{ failed: number }> {
+    const plans = (await this.dataSource.getRepository(RecurringGift).findBy({ donorId }))
+      .filter((plan) => !ENDED_STATUSES.has(plan.status) && plan.stripeCustomerId);
+    let failed = 0;
+    for (const customerId of new Set(plans.map((plan) => plan.stripeCustomerId!))) {
+      try {
+        const customer = await this.stripe.customers.retrieve(customerId);
+        const card = customer.deleted ? null : idOf(customer.invoice_settings?.default_payment_method);
+        for (const plan of plans.filter((p) => p.stripeCustomerId === customerId)) {
+          let sub = await this.stripe.subscriptions.retrieve(plan.stripeSubscriptionId, { expand: WITH_CARD });
+          const current = idOf(sub.default_payment_method);
+          if (card && current !== card && !ENDED_STATUSES.has(sub.status)) {
+            sub = await this.stripe.subscriptions.update(sub.id, { default_payment_method: card, expand: WITH_CARD },
+              { idempotencyKey: `kettle-plan-${plan.id}-card-${current ?? 'none'}-${card}` });
+          }
+          await this.dataSource.transaction((tx) => applySubscriptionState(tx, plan, sub, new Date()));
+        }
+      } catch (err) {
+        if (!(err instanceof Stripe.errors.StripeError)) throw err;
+        failed += plans.filter((p) => p.stripeCustomerId === customerId).length;
+        this.logger.warn({ customer: customerId, stripeError: stripeErrorFields(err) }, 'could not align the card of a donor\'s plans');
+      }
+    }
+    return { failed };
+  }
+
+  private async send(subscriptionId: string, change: PlanChange, idempotencyKey: string): Promise<Stripe.Subscription> {
+    const subscriptions = this.stripe.subscriptions;
+    switch (change.action) {
+      case 'amount':
+      case 'frequency': {
+        const current = await subscriptions.retrieve(subscriptionId);
+        const item = current.items.data[0];
+        const price = item.price;
+        const recurring = change.action === 'frequency' ? { interval: change.interval, interval_count: 1 } : price.recurring!;
+        return subscriptions.update(subscriptionId, {
+          items: [{
+            id: item.id,
+            price_data: {
+              currency: price.currency,
+              product: idOf(price.product)!,
+              unit_amount: change.action === 'amount' ? change.amount : price.unit_amount!,
+              recurring: { interval: recurring.interval, interval_count: recurring.interval_count },
+            },
+          }],
+          proration_behavior: 'none',
+          // A new interval would restart the billing cycle and charge now: the period already paid
+          // for runs to its end instead (as a trial), and the new interval starts at the next charge.
+          ...(change.action === 'frequency' && { trial_end: item.current_period_end }),
+          expand: WITH_CARD,
+        }, { idempotencyKey });
+      }
+      case 'pause':
+        return subscriptions.update(subscriptionId, {
+          pause_collection: { behavior: 'void', resumes_at: pauseEnd(change.months) },
+          expand: WITH_CARD,
+        }, { idempotencyKey });
+      case 'resume':
+        // Both ways a plan stops: a pause, and a cancellation set for the period's end.
+        return subscriptions.update(subscriptionId, { pause_collection: '', cancel_at_period_end: false, expand: WITH_CARD }, { idempotencyKey });
+      case 'cancel': {
+        const details = change.reason ? { cancellation_details: { comment: change.reason } } : {};
+        return change.when === 'now'
+          ? subscriptions.cancel(subscriptionId, { ...details, expand: WITH_CARD }, { idempotencyKey })
+          : subscriptions.update(subscriptionId, { cancel_at_period_end: true, ...details, expand: WITH_CARD }, { idempotencyKey });
+      }
+    }
+  }
+
+  private providerFailed(err: unknown, plan: RecurringGift, action: string): { kind: 'provider_failed'; message: string } {
+    if (!(err instanceof Stripe.errors.StripeError)) throw err;
+    this.logger.error({ plan: plan.id, subscription: plan.stripeSubscriptionId, action, stripeError: stripeErrorFields(err) }, 'Stripe refused or missed a donor\'s plan change');
+    const unreachable = err instanceof Stripe.errors.StripeConnectionError || err instanceof Stripe.errors.StripeAPIError || err instanceof Stripe.errors.StripeRateLimitError;
+    return { kind: 'provider_failed', message: unreachable ? UNREACHABLE_MESSAGE : DECLINED_MESSAGE };
+  }
+}
+
+function alreadySo(plan: RecurringGift, change: PlanChange): boolean {
+  switch (change.action) {
+    case 'amount': return plan.amount === change.amount;
+    case 'frequency': return plan.interval === change.interval;
+    case 'resume': return !plan.paused && !plan.cancelAtPeriodEnd;
+    case 'cancel': return change.when === 'period_end' && plan.cancelAtPeriodEnd;
+    case 'pause': return false;
+  }
+}
+
+/**
+ * Midnight UTC at the start of today, `months` on. From the day, not the second, so the same form
+ * sent twice asks Stripe for the same thing (a key reused with other parameters is an error).
+ */
+function pauseEnd(months: number, now = new Date()): number {
+  const today = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+  return Math.floor(addMonthsUtc(today, months).getTime() / 1000);
+}
+
+/**
+ * The idempotency key of one request: the plan, what is asked, and the form's nonce. Without a
+ * nonce (a link from an email) every request is its own.
+ */
+function requestKey(planId: string, change: PlanChange | { action: 'card' }, formNonce: string | null): string {
+  const digest = createHash('sha256').update(JSON.stringify([change, formNonce ?? randomUUID()])).digest('base64url').slice(0, 22);
+  return `kettle-plan-${planId}-${change.action}-${digest}`;
+}
+
+function stripeErrorFields(err: InstanceType<typeof Stripe.errors.StripeError>) {
+  return { type: err.type, code: err.code, statusCode: err.statusCode, requestId: err.requestId };
+}
