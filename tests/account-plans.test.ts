@@ -270,6 +270,9 @@ describe('changing a plan', () => {
     expect(renewed.items.data[0].current_period_start).toBe(periodEnd);
     expect(renewed.items.data[0].current_period_end - periodEnd).toBeGreaterThanOrEqual(365 * 86_400);
     expect(await giftsCharged(gift)).toEqual([1000, 1000]);
+    const frequencies = await kettle.dataSource.query(
+      `SELECT frequency FROM ledger_entries WHERE stripe_subscription_id = $1 AND kind = 'gift' ORDER BY occurred_at, renewal`, [gift.plan.stripeSubscriptionId]);
+    expect(frequencies.map((r: { frequency: string }) => r.frequency)).toEqual(['monthly', 'annual']);
   });
 
   it('makes one change at Stripe however often the same form is sent (double click)', async () => {

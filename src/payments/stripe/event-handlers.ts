@@ -189,6 +189,7 @@ export class StripeEventHandlers {
     });
     await linkRecurringGift(tx, subscriptionId, { campaignId: link.campaignId, donorId, intentId: link.intent?.id ?? null, customerId });
 
+    const renewal = invoice.billing_reason !== 'subscription_create';
     const result = await recordLedgerEntry(tx, {
       kind: 'gift',
       campaignId: link.campaignId,
@@ -197,8 +198,10 @@ export class StripeEventHandlers {
       currency: invoice.currency,
       feeCoverAmount: link.intent ? feeCoverOf(link.intent, invoice.amount_paid) : 0,
       source: 'stripe',
-      frequency: link.intent?.frequency ?? link.frequency ?? 'monthly',
-      renewal: invoice.billing_reason !== 'subscription_create',
+      // A renewal is charged at the plan's interval as now stored (the donor may have switched
+      // from monthly to annual since Checkout); the first payment at the one they chose.
+      frequency: (renewal ? link.frequency : null) ?? link.intent?.frequency ?? link.frequency ?? 'monthly',
+      renewal,
       checkoutIntentId: link.intent?.id ?? null,
       stripeInvoiceId: invoice.id,
       stripePaymentIntentId: paymentIntentId,
