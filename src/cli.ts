@@ -143,7 +143,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
     if (command === 'retention:purge') {
       const s = await new RetentionService(database.dataSource, config.dataRetentionDays, logger).purge();
       io.out(`Purged personal data from before ${s.cutoff.toISOString()} (${config.dataRetentionDays} days): `
-        + `${s.eventPayloadsPurged} webhook event payloads, ${s.intentsPurged} abandoned checkout intents; removed ${s.sessionsPurged} expired sessions.`);
+        + `${s.eventPayloadsPurged} webhook event payloads, ${s.intentsPurged} abandoned checkout intents; removed ${s.sessionsPurged} expired sessions and ${s.signInLinksPurged} expired sign-in links.`);
       return 0;
     }
     if (command === 'statements:send') {

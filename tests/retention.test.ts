@@ -48,7 +48,7 @@ describe('retention:purge', () => {
 
     const first = await purge();
     expect(first).toMatchObject({ code: 0, err: '' });
-    expect(first.out).toContain(`(90 days): ${eventsBefore.length} webhook event payloads, 2 abandoned checkout intents; removed 0 expired sessions.`);
+    expect(first.out).toContain(`(90 days): ${eventsBefore.length} webhook event payloads, 2 abandoned checkout intents; removed 0 expired sessions and 0 expired sign-in links.`);
 
     const eventsAfter = await kettle.dataSource.query(`SELECT id, type, status, payload FROM stripe_events WHERE status IN ('processed', 'ignored') ORDER BY id`);
     expect(eventsAfter).toEqual(eventsBefore.map((e) => ({
@@ -67,7 +67,7 @@ describe('retention:purge', () => {
     expect(await intentBySession(gift.sessionId)).toMatchObject({ status: 'completed', email: 'giver@example.org', donorName: 'Ada Lovelace', comment: 'For the night desk' });
     expect(await intentBySession(recentlyAbandoned.sessionId)).toMatchObject({ email: 'recent@example.org', donorName: 'Ada Lovelace' });
 
-    expect((await purge()).out).toContain('0 webhook event payloads, 0 abandoned checkout intents; removed 0 expired sessions.');
+    expect((await purge()).out).toContain('0 webhook event payloads, 0 abandoned checkout intents; removed 0 expired sessions and 0 expired sign-in links.');
   });
 
   it('deletes expired sign-in sessions and keeps live ones (the session store prunes nothing itself)', async () => {
@@ -75,8 +75,18 @@ describe('retention:purge', () => {
       `INSERT INTO web_sessions (sid, sess, expire) VALUES
          ('expired-1', '{"donorId":"x"}', now() - interval '1 minute'), ('expired-2', '{}', now() - interval '30 days'),
          ('live', '{"donorId":"y"}', now() + interval '1 hour')`);
-    expect((await purge()).out).toContain('removed 2 expired sessions.');
+    expect((await purge()).out).toContain('removed 2 expired sessions and 0 expired sign-in links.');
     expect(await kettle.dataSource.query(`SELECT sid FROM web_sessions`)).toEqual([{ sid: 'live' }]);
+  });
+
+  it('deletes sign-in links a day after they expired, used or not, and keeps the others', async () => {
+    const [donor] = await kettle.dataSource.query(`INSERT INTO donors (email) VALUES ('links@example.org') RETURNING id`);
+    await kettle.dataSource.query(
+      `INSERT INTO donor_sign_in_tokens (donor_id, expires_at, used_at) VALUES
+         ($1, now() - interval '2 days', NULL), ($1, now() - interval '3 days', now() - interval '3 days'),
+         ($1, now() - interval '1 hour', NULL), ($1, now() + interval '20 minutes', NULL)`, [donor.id]);
+    expect((await purge()).out).toContain('and 2 expired sign-in links.');
+    expect((await kettle.dataSource.query(`SELECT 1 FROM donor_sign_in_tokens`)).length).toBe(2);
   });
 
   it('refuses a retention period that is not a whole number of days', async () => {

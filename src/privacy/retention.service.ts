@@ -10,6 +10,8 @@ export interface RetentionSummary {
   intentsPurged: number;
   /** Donor and admin sessions past their expiry, deleted. */
   sessionsPurged: number;
+  /** Sign-in links (used or not) expired for over a day, deleted: the day lets a late click still be told "expired". */
+  signInLinksPurged: number;
 }
 
 const BATCH = 1_000;
@@ -63,7 +65,11 @@ export class RetentionService {
       `WITH due AS (SELECT sid FROM web_sessions WHERE expire < now() LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
        DELETE FROM web_sessions s USING due WHERE s.sid = due.sid`,
     );
-    const summary = { cutoff, eventPayloadsPurged, intentsPurged, sessionsPurged };
+    const signInLinksPurged = await this.inBatches(
+      `WITH due AS (SELECT id FROM donor_sign_in_tokens WHERE expires_at < now() - interval '1 day' LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
+       DELETE FROM donor_sign_in_tokens t USING due WHERE t.id = due.id`,
+    );
+    const summary = { cutoff, eventPayloadsPurged, intentsPurged, sessionsPurged, signInLinksPurged };
     this.logger.info(summary, 'purged personal data past the retention period');
     return summary;
   }
