@@ -11,14 +11,18 @@ const WEBHOOK_SECRET = 'whsec_kettle_bench';
 const QUIET = { LOG_LEVEL: 'warn', SEED_DEMO: 'false' };
 const ROUNDS = 4;
 
-/** Kettle's own server (dist/src/server.js) on the bench database, with the emulator as Stripe. */
-async function startKettle(ctx) {
+/**
+ * Kettle's own server (dist/src/server.js) on the bench database, with the emulator as Stripe, in
+ * a DATA_DIR of its own (without SMTP_URL its mail would otherwise pile up in ./data/outbox).
+ */
+async function startKettle(ctx, { smtpUrl } = {}) {
   const emulator = startNode('bench/emulator.mjs');
   const { url: apiBase } = await emulator.message('url');
   const port = await freePort();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kettle-bench-data-'));
   const server = startNode('dist/src/server.js', {
     env: {
-      ...QUIET, PORT: String(port), DATABASE_URL: ctx.url, STRIPE_SECRET_KEY: 'sk_test_kettle_bench', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      ...QUIET, PORT: String(port), DATABASE_URL: ctx.url, DATA_DIR: dataDir, SMTP_URL: smtpUrl ?? '', STRIPE_SECRET_KEY: 'sk_test_kettle_bench', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
       STRIPE_API_BASE: apiBase,
       // The donate bench posts from one address and one email: the card-testing limits would answer 429.
       DONATE_LIMIT_PER_IP_PER_HOUR: '1000000', DONATE_LIMIT_PER_EMAIL_PER_HOUR: '1000000', DONATE_LIMIT_PER_CAMPAIGN_PER_MINUTE: '1000000',
@@ -30,9 +34,37 @@ async function startKettle(ctx) {
     await waitFor200(`${baseUrl}/healthz`, { child: server.child });
   } catch (err) {
     await Promise.all([server.stop(), emulator.stop()]);
+    rmSync(dataDir, { recursive: true, force: true });
     throw new Error(`${err.message}\n${server.output()}`);
   }
-  return { baseUrl, stop: () => Promise.all([server.stop(), emulator.stop()]) };
+  return {
+    baseUrl,
+    async stop() {
+      await Promise.all([server.stop(), emulator.stop()]);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A real SMTP server that accepts every mail and counts them (the receipts a surge owes). */
+async function startSmtpSink() {
+  const { SMTPServer } = await import('smtp-server');
+  let received = 0;
+  let lastAt = 0;
+  const server = new SMTPServer({
+    authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
+    onData(stream, _session, callback) {
+      stream.on('data', () => {});
+      stream.on('end', () => { received += 1; lastAt = performance.now(); callback(); });
+    },
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `smtp://127.0.0.1:${server.server.address().port}`,
+    get received() { return received; },
+    get lastAt() { return lastAt; },
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
 }
 
 /** Campaign page and progress JSON with many gifts, each against a constant route in the same process. */
@@ -103,13 +135,17 @@ async function giftCount(db, campaignId) {
   return Number(row.gift_count);
 }
 
-/** 20,000 gifts for one campaign at 64 connections, timed until the kept totals show every one. */
+/**
+ * 20,000 gifts for one campaign at 64 connections, timed until the kept totals show every one,
+ * then until a real SMTP server has every receipt.
+ */
 export async function runSurge(ctx) {
   const { db, settings, report } = ctx;
   const amount = 2500;
   const campaignId = await createBenchCampaign(db, 'bench-surge', 'A campaign in a surge');
   const events = surgeEvents(await openSurgeIntents(db, campaignId, settings.surgeEvents, amount), amount);
-  const kettle = await startKettle(ctx);
+  const smtp = await startSmtpSink();
+  const kettle = await startKettle(ctx, { smtpUrl: smtp.url });
   try {
     const started = performance.now();
     const deadline = started + settings.surgeTimeoutS * 1000;
@@ -159,8 +195,15 @@ export async function runSurge(ctx) {
     report('surge_webhook_non2xx_first_pass', firstPass.failed, 'requests');
     report('surge_delivery_passes', passes, 'passes');
     report('surge_totals_exact', matchesLedger && recomputed.raised === events.length * amount ? 1 : 0, 'bool');
+
+    while (smtp.received < counted && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    const receiptSeconds = ((smtp.lastAt || performance.now()) - started) / 1000;
+    report('surge_receipts_sent', smtp.received, 'mails');
+    report('surge_receipts_seconds', receiptSeconds, 's');
+    report('surge_receipts_per_s', smtp.received / receiptSeconds, 'mails/s');
   } finally {
     await kettle.stop();
+    await smtp.close();
   }
 }
 
