@@ -4,9 +4,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '../../src/campaigns/campaign.entity';
 import { RecurringGift } from '../../src/donations/recurring-gift.entity';
-import { accountLinks, donorIdOf } from '../helpers/account';
+import { donorIdOf } from '../helpers/account';
 import { CHROMIUM, haveChromium, launchTestBrowser, payOnCheckout, type TestBrowser } from '../helpers/browser';
 import { makeCampaign, startTestKettle, type TestKettle } from '../helpers/kettle';
+import { addressedTo } from '../helpers/mailbox';
 
 describe.skipIf(!haveChromium)(`a monthly donor in a real browser (${CHROMIUM})`, () => {
   let kettle: TestKettle;
@@ -14,7 +15,7 @@ describe.skipIf(!haveChromium)(`a monthly donor in a real browser (${CHROMIUM})`
   let browser: TestBrowser;
 
   beforeAll(async () => {
-    kettle = await startTestKettle();
+    kettle = await startTestKettle({ mailbox: true });
     campaign = await makeCampaign(kettle, { presetAmounts: [10_00, 25_00, 50_00] });
     browser = await launchTestBrowser();
   });
@@ -36,10 +37,13 @@ describe.skipIf(!haveChromium)(`a monthly donor in a real browser (${CHROMIUM})`
     await page.waitForURL(`${kettle.baseUrl}/thanks?session_id=*`);
     await page.getByText('is confirmed').waitFor();
 
-    // The receipt's link. The receipt mail (and a mailbox to read it from) come with the mail
-    // worker; until then the test makes the very link the receipt carries.
+    // The receipt, as a real SMTP server received it, and the manage link in it.
+    const receipt = await kettle.mailbox!.waitFor(addressedTo('browser-monthly@example.org', /Receipt/));
+    expect(receipt.text).toContain('$10.00');
+    const manageLink = receipt.links.find((link) => link.startsWith(`${kettle.baseUrl}/account/manage/`));
+    expect(manageLink).toBeDefined();
+    await page.goto(manageLink!);
     const donorId = await donorIdOf(kettle, 'browser-monthly@example.org');
-    await page.goto(accountLinks(kettle).manageUrl(donorId));
 
     // Click 1: the link's page has one button.
     await page.getByRole('button', { name: 'Continue to my gifts' }).click();
@@ -61,8 +65,18 @@ describe.skipIf(!haveChromium)(`a monthly donor in a real browser (${CHROMIUM})`
     await page.getByRole('button', { name: 'Keep my gift' }).click();
     await expect(page.getByTestId('plan-status').textContent()).resolves.toBe('Active');
 
-    // The card is replaced on Stripe's billing portal: the form's redirect there is allowed by the page's CSP.
+    // The card is replaced on Stripe's billing portal (the form's redirect there is allowed by the
+    // page's CSP), which sends the donor back to their account showing the new card.
     await page.getByRole('button', { name: 'Update card' }).click();
     await page.waitForURL(`${kettle.emulator.url}/portal/**`);
+    await page.getByLabel('Card number').fill('5555 5555 5555 4444');
+    await page.getByLabel(/Expiry/).fill('12 / 34');
+    await page.getByRole('button', { name: 'Save card' }).click();
+    await page.waitForURL(`${kettle.baseUrl}/account`);
+    await expect(page.getByTestId('flash').textContent()).resolves.toContain('Your new card is saved');
+    await expect(page.getByTestId('plan-card').textContent()).resolves.toMatch(/4444/);
+
+    // Cancelling sent a confirmation.
+    await kettle.mailbox!.waitFor(addressedTo('browser-monthly@example.org', /will end on/));
   }, 60_000);
 });
