@@ -7,7 +7,7 @@ import { pinoHttp } from 'pino-http';
 import type { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { accountRoutes } from './account/account.routes';
-import { AccountLinks, maskLinkToken } from './account/links';
+import { AccountLinks } from './account/links';
 import { DEFAULT_SIGN_IN_LIMITS, SignInLimiter } from './account/sign-in-limiter';
 import { SignInService } from './account/sign-in.service';
 import { campaignRoutes } from './campaigns/campaign.routes';
@@ -35,6 +35,7 @@ import { deriveSecret } from './security/secrets';
 import { SecurityAlerts } from './security/security-alerts';
 import { errorHandler, notFound } from './web/errors';
 import { warnAboutUntrustedProxies } from './web/proxy-warnings';
+import { redactUrl } from './web/redact';
 
 export interface AppDeps {
   config: Config;
@@ -107,7 +108,7 @@ export function createApp(deps: AppDeps): App {
     autoLogging: { ignore: (req) => req.url === '/healthz' },
     // Method, path and status are enough; headers carry cookies and signatures.
     serializers: {
-      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: maskLinkToken(req.url) }),
+      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   }));

@@ -52,11 +52,6 @@ export class AccountLinks {
   }
 }
 
-/** A request path with the token of a manage or sign-in link hidden: links sign people in, logs must not. */
-export function maskLinkToken(url: string): string {
-  return url.replace(/^(\/account\/(?:manage|sign-in)\/)[^/?#]+/, '$1…');
-}
-
 function sign(key: Buffer, payload: string): string {
   return createHmac('sha256', key).update(payload).digest('base64url');
 }

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '../logger';
+import { redactUrl } from './redact';
 
 /** An error whose message is written for the person who sees it. */
 export class HttpError extends Error {
@@ -64,8 +65,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       message = status === 413 ? 'That request is too large.' : 'We could not read that request.';
       if (!wantsJson(req.path) && status !== 413) message += ' Please check the form and try again.';
     }
-    if (status === 503) logger.warn({ err: { message: err?.message, code: err?.code }, method: req.method, path: req.path }, 'database busy or unreachable: answered 503');
-    else if (status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
+    if (status === 503) logger.warn({ err: { message: err?.message, code: err?.code }, method: req.method, path: redactUrl(req.path) }, 'database busy or unreachable: answered 503');
+    else if (status >= 500) logger.error({ err, method: req.method, path: redactUrl(req.path) }, 'request failed');
     if (res.headersSent) return next(err);
     if (wantsJson(req.path)) {
       res.status(status).json({ error: status === 503 ? 'unavailable' : status >= 500 ? 'server_error' : 'bad_request', message });
