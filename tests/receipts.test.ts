@@ -57,6 +57,8 @@ describe('a receipt for every counted gift', () => {
       expect(part).toContain('In memory of Charles');
     }
     expect(donorOfManageLink(mail)).toBe(gift.donorId);
+    // After the manage link's 60 days, the way to a new one.
+    expect(mail.links).toContain(`${kettle.baseUrl}/account/sign-in`);
     expect(mail.from).toBe('giving@localhost');
     expect(mail.headers.get('auto-submitted')).toBe('auto-generated');
 

@@ -36,6 +36,8 @@ describe.skipIf(!haveChromium)(`a monthly donor in a real browser (${CHROMIUM})`
     await payOnCheckout(page, '4242 4242 4242 4242');
     await page.waitForURL(`${kettle.baseUrl}/thanks?session_id=*`);
     await page.getByText('is confirmed').waitFor();
+    await page.getByText('A receipt is on its way by email').waitFor();
+    expect(await page.getByRole('link', { name: 'Manage your gifts' }).getAttribute('href')).toBe('/account');
 
     // The receipt, as a real SMTP server received it, and the manage link in it.
     const receipt = await kettle.mailbox!.waitFor(addressedTo('browser-monthly@example.org', /Receipt/));

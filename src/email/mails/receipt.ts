@@ -53,6 +53,7 @@ export const renderReceipt: MailRenderer = async (mail, { db, links, templates, 
     note: org.receipts.note,
     manageUrl: links.manageUrl(mail.donor.id),
     manageLinkDays: MANAGE_LINK_DAYS,
+    signInUrl: `${org.baseUrl}/account/sign-in`,
   };
   return { subject: oneLine(`Receipt for your gift of ${amount} to ${org.name}`), ...(await templates.render('receipt', model)) };
 };
