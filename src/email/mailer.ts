@@ -51,7 +51,8 @@ export function createMailer(config: MailConfig, baseUrl: string): Mailer {
       url: config.smtpUrl,
       pool: true,
       maxConnections: 3,
-      // Bounded, so a stalled server fails a try well within the outbox's lease.
+      // Bounds on silence only: a server that stalls fails the try. The outbox bounds a whole send
+      // (OutboxPolicy.sendDeadlineMs), as a server replying slowly but steadily never falls silent.
       connectionTimeout: 10_000,
       greetingTimeout: 10_000,
       socketTimeout: 30_000,
