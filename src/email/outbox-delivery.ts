@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import type { Logger } from '../logger';
 import type { MailContext, MailRecipient, RenderOutcome } from './mails/mail';
 import { MAIL_RENDERERS } from './mails';
-import type { Mailer } from './mailer';
+import { isSinglePlainAddress, type Mailer } from './mailer';
 import type { MailKind } from './outbox';
 
 export interface OutboxPolicy {
@@ -143,6 +143,7 @@ export class OutboxDelivery {
   private async deliver(mail: ClaimedMail, token: string): Promise<Settlement> {
     if (!mail.donor_id || !mail.donor_email?.trim()) return { status: 'skipped', reason: 'the donor was erased or has no email address' };
     const donor: MailRecipient = { id: mail.donor_id, email: mail.donor_email.trim(), name: mail.donor_name };
+    if (!isSinglePlainAddress(donor.email)) return { status: 'failed', error: 'the donor\'s email address is not one plain address', delayMs: 0 };
     if (!Object.hasOwn(MAIL_RENDERERS, mail.kind)) return { status: 'failed', error: `unknown mail kind ${mail.kind}`, delayMs: 0 };
     const render = MAIL_RENDERERS[mail.kind as MailKind];
 
