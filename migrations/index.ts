@@ -6,6 +6,7 @@ import { PersonalDataRetention1764320000000 } from './1764320000000-PersonalData
 import { DonorWallIndex1764330000000 } from './1764330000000-DonorWallIndex';
 import { DonorSelfService1764400000000 } from './1764400000000-DonorSelfService';
 import { DonorIndexes1764440000000 } from './1764440000000-DonorIndexes';
+import { MailClaimTokens1764450000000 } from './1764450000000-MailClaimTokens';
 
 /** Every migration, oldest first. Listed explicitly so compiled and test runs load the same set. */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   DonorWallIndex1764330000000,
   DonorSelfService1764400000000,
   DonorIndexes1764440000000,
+  MailClaimTokens1764450000000,
 ];

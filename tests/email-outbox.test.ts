@@ -2,10 +2,11 @@ import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountLinks, SIGN_IN_LINK_MINUTES } from '../src/account/links';
 import { DEFAULT_OUTBOX_POLICY } from '../src/email/outbox-delivery';
-import { queueMails } from '../src/email/outbox';
+import { queueMails, receiptMail } from '../src/email/outbox';
 import type { Campaign } from '../src/campaigns/campaign.entity';
 import { donateAndPay, startDonation } from './helpers/flows';
 import { makeCampaign, startTestKettle, totalsOf, type TestKettle } from './helpers/kettle';
+import { ledgerSeed } from './helpers/ledger-seed';
 import { addressedTo, type TestMailbox } from './helpers/mailbox';
 
 // The mail outbox: queued with the gift, sent by the worker, retried while the SMTP server is
@@ -118,6 +119,30 @@ describe('when the SMTP server is down', () => {
     expect(refused.last_error).toMatch(/^EENVELOPE 550: /);
     expect(refused.last_error).toContain('[address]');
     expect(refused.last_error).not.toContain('no-such-user');
+  });
+});
+
+describe('an address that is not one address', () => {
+  it('parks the mail, sending nothing to any address in it, when a stored address holds a list or a line break', async () => {
+    // The donation form refuses such addresses; one could still come with a payment from Stripe.
+    const seed = ledgerSeed(kettle);
+    const campaign = await makeCampaign(kettle);
+    const stored = ['listed@example.org, other@example.org', 'broken@example.org\r\nBcc: other@example.org', 'Name <named@example.org>'];
+    for (const email of stored) {
+      const donorId = await seed.donor(email);
+      const entryId = await seed.gift(campaign, donorId, 500, new Date().toISOString());
+      await kettle.dataSource.transaction((tx) => queueMails(tx, [receiptMail(entryId, donorId)]));
+    }
+    await kettle.settled();
+
+    const rows = await kettle.dataSource.query(
+      `SELECT o.status, o.attempts, o.last_error FROM email_outbox o JOIN donors d ON d.id = o.donor_id WHERE d.email = ANY($1)`,
+      [stored],
+    );
+    expect(rows).toEqual(stored.map(() => ({ status: 'failed', attempts: 1, last_error: 'the donor\'s email address is not one plain address' })));
+    for (const address of ['listed@example.org', 'other@example.org', 'broken@example.org', 'named@example.org']) {
+      expect(mailbox.matching(addressedTo(address))).toEqual([]);
+    }
   });
 });
 

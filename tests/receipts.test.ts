@@ -157,8 +157,8 @@ describe('refund notices', () => {
     const partial = await mailbox.waitFor(addressedTo('refunded@example.org', /Refund/));
     expect(partial.subject).toBe('Refund of $15.00 from Test Newsroom');
     expect(partial.text).toContain('We have refunded $15.00 of your gift of $50.00 to Local Courts Desk');
-    expect(partial.text).toContain('Your gift now counts as $35.00.');
-    expect(partial.html).toContain('Your gift now counts as <strong>$35.00</strong>.');
+    expect(partial.text).toContain('Your gift now counts as $35.00, after refunds of $15.00 in all.');
+    expect(partial.html).toContain('Your gift now counts as <strong>$35.00</strong>, after refunds of $15.00 in all.');
 
     await kettle.stripe.refunds.create({ payment_intent: paymentIntent });
     await kettle.settled();
@@ -170,6 +170,70 @@ describe('refund notices', () => {
     await kettle.settled();
     expect(mailbox.matching(addressedTo('refunded@example.org', /Refund/))).toHaveLength(2);
     expect(receiptsTo('refunded@example.org')).toHaveLength(1);
+  });
+
+  /** A $100 gift by this donor, and its PaymentIntent for refunds. */
+  async function giveHundred(email: string) {
+    const { sessionId } = await donateAndPay(kettle, await makeCampaign(kettle), { amount: '100', email });
+    return (await kettle.stripe.checkout.sessions.retrieve(sessionId)).payment_intent as string;
+  }
+
+  const refundNoticesTo = (email: string) =>
+    mailbox.matching(addressedTo(email, /Refund/)).map((n) => ({ subject: n.subject, net: /Your gift now counts as [^\n]*/.exec(n.text)?.[0] }));
+
+  it('states the same net in each notice of two refunds recorded by one event: the gift as it now stands', async () => {
+    const paymentIntent = await giveHundred('one-event@example.org');
+    // Both refunds are made before Stripe's first event about them arrives: applying that event
+    // records both (their refund times share a second, their entries a transaction).
+    const events = await undeliveredEventsOf(kettle, async () => {
+      await kettle.stripe.refunds.create({ payment_intent: paymentIntent, amount: 1000 });
+      await kettle.stripe.refunds.create({ payment_intent: paymentIntent, amount: 2000 });
+    });
+    kettle.emulator.setAutoDeliver(true);
+    await deliverEvent(kettle, events[0]);
+    await kettle.settled();
+
+    const after = 'Your gift now counts as $70.00, after refunds of $30.00 in all.';
+    expect(refundNoticesTo('one-event@example.org').sort((a, b) => a.subject.localeCompare(b.subject))).toEqual([
+      { subject: 'Refund of $10.00 from Test Newsroom', net: after },
+      { subject: 'Refund of $20.00 from Test Newsroom', net: after },
+    ]);
+
+    for (const event of events) await deliverEvent(kettle, event);
+    await kettle.settled();
+    expect(refundNoticesTo('one-event@example.org')).toHaveLength(2);
+  });
+
+  it('states the net after each refund when they come by separate events, each notice sent before the next refund', async () => {
+    const paymentIntent = await giveHundred('two-events@example.org');
+    await kettle.stripe.refunds.create({ payment_intent: paymentIntent, amount: 1000 });
+    await kettle.settled();
+    await kettle.stripe.refunds.create({ payment_intent: paymentIntent, amount: 2000 });
+    await kettle.settled();
+    expect(refundNoticesTo('two-events@example.org')).toEqual([
+      { subject: 'Refund of $10.00 from Test Newsroom', net: 'Your gift now counts as $90.00, after refunds of $10.00 in all.' },
+      { subject: 'Refund of $20.00 from Test Newsroom', net: 'Your gift now counts as $70.00, after refunds of $30.00 in all.' },
+    ]);
+  });
+
+  it('states the net as it stands when the notice goes out, when a second refund came first', async () => {
+    const paymentIntent = await giveHundred('late-notice@example.org');
+    await kettle.mailWorker.stop();
+    try {
+      await kettle.stripe.refunds.create({ payment_intent: paymentIntent, amount: 1000 });
+      await kettle.emulator.idle();
+      await kettle.webhookWorker.drain();
+      await kettle.stripe.refunds.create({ payment_intent: paymentIntent, amount: 2000 });
+      await kettle.emulator.idle();
+      await kettle.webhookWorker.drain();
+    } finally {
+      kettle.mailWorker.start();
+    }
+    await kettle.settled();
+    expect(refundNoticesTo('late-notice@example.org').map((n) => n.net)).toEqual([
+      'Your gift now counts as $70.00, after refunds of $30.00 in all.',
+      'Your gift now counts as $70.00, after refunds of $30.00 in all.',
+    ]);
   });
 
   it('sends no refund notice for a lost dispute', async () => {

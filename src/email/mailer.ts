@@ -19,6 +19,14 @@ export interface OutgoingMail {
   attachments?: MailAttachment[];
 }
 
+/**
+ * One address and nothing else. nodemailer reads `to` as a list (commas, display names, groups,
+ * comments, line breaks dropped), so a stored address such as "a@x.org, b@y.org" or one with a
+ * line break would send to others. Kettle checks addresses where donors type them; Stripe's are
+ * checked again here, where a mail leaves.
+ */
+export const isSinglePlainAddress = (address: string) => /^[^\s\x00-\x1f\x7f@,;:<>()[\]"\\]+@[^\s\x00-\x1f\x7f@,;:<>()[\]"\\]+$/.test(address);
+
 export interface Mailer {
   /** Resolves once the SMTP server accepted the mail (or it was written to the file outbox). */
   send(mail: OutgoingMail): Promise<void>;
@@ -51,7 +59,8 @@ export function createMailer(config: MailConfig, baseUrl: string): Mailer {
       url: config.smtpUrl,
       pool: true,
       maxConnections: 3,
-      // Bounded, so a stalled server fails a try well within the outbox's lease.
+      // Bounds on silence only: a server that stalls fails the try. The outbox bounds a whole send
+      // (OutboxPolicy.sendDeadlineMs), as a server replying slowly but steadily never falls silent.
       connectionTimeout: 10_000,
       greetingTimeout: 10_000,
       socketTimeout: 30_000,

@@ -30,6 +30,11 @@ export interface TestMailbox {
   matching(predicate: (mail: ReceivedMail) => boolean): ReceivedMail[];
   /** From now on, RCPT TO this address is refused with 550 (no such mailbox), as a real server refuses an unknown user. */
   refuseRecipient(email: string): void;
+  /**
+   * From now on, messages are read but not answered, as a server that never finishes scanning
+   * them: none is accepted (nor in `received`) until release(), which accepts them all.
+   */
+  holdAcceptance(): { release(): void };
   /** An outage: the server closes its connections and stops listening, so connections are refused. */
   stop(): Promise<void>;
   /** Back on the same port. */
@@ -41,15 +46,26 @@ export interface TestMailbox {
 export const addressedTo = (email: string, subject?: RegExp) => (mail: ReceivedMail) =>
   mail.to.includes(email.toLowerCase()) && (!subject || subject.test(mail.subject));
 
+export interface MailboxOptions {
+  /** Accept each message (the "250 OK" after its data) only this long after reading it: a relay that scans attachments. */
+  acceptDelayMs?: number;
+}
+
 /**
  * A real SMTP server on 127.0.0.1 (smtp-server: no TLS, no login needed) that parses every
  * message with mailparser and keeps it, for tests that receive Kettle's mail as a person would.
  * waitFor resolves on arrival: no polling, no sleeps.
  */
-export async function startMailbox(): Promise<TestMailbox> {
+export async function startMailbox(opts: MailboxOptions = {}): Promise<TestMailbox> {
   const received: ReceivedMail[] = [];
   const waiters = new Set<{ predicate: (mail: ReceivedMail) => boolean; resolve: (mail: ReceivedMail) => void }>();
   const refused = new Set<string>();
+  // Resolves when held messages may be accepted; null while nothing is held.
+  let hold: { released: Promise<void>; release: () => void } | null = null;
+  const accepting = async () => {
+    if (opts.acceptDelayMs) await new Promise((resolve) => setTimeout(resolve, opts.acceptDelayMs));
+    await hold?.released;
+  };
   let server: SMTPServer | null = null;
   let port = 0;
 
@@ -80,6 +96,7 @@ export async function startMailbox(): Promise<TestMailbox> {
             attachments: parsed.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.content })),
             links: text.match(/https?:\/\/[^\s<>"]+/g) ?? [],
           };
+          await accepting();
           received.push(mail);
           for (const waiter of waiters) {
             if (waiter.predicate(mail)) {
@@ -112,6 +129,13 @@ export async function startMailbox(): Promise<TestMailbox> {
     received,
     matching: (predicate) => received.filter(predicate),
     refuseRecipient: (email) => { refused.add(email.toLowerCase()); },
+    holdAcceptance() {
+      let release = () => undefined as void;
+      const released = new Promise<void>((resolve) => { release = resolve; });
+      const held = { released, release: () => { if (hold === held) hold = null; release(); } };
+      hold = held;
+      return { release: held.release };
+    },
     waitFor(predicate, opts = {}) {
       const already = received.find(predicate);
       if (already) return Promise.resolve(already);

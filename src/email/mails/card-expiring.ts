@@ -1,11 +1,9 @@
 import { loadExpiringCard } from '../../donations/card-expiry.service';
-import { formatCharge, isSupportedCurrency } from '../../money';
+import { isSupportedCurrency } from '../../money';
 import type { MailContext, MailToRender, RenderOutcome } from './mail';
+import { cardBrandName } from './plan';
+import { greeting, longDate, oneLine, planAdjective, planAmount } from './words';
 
-const CARD_BRANDS: Record<string, string> = {
-  visa: 'Visa', mastercard: 'Mastercard', amex: 'American Express', discover: 'Discover', jcb: 'JCB', diners: 'Diners Club', unionpay: 'UnionPay',
-};
-const LONG_DATE = new Intl.DateTimeFormat('en-US', { dateStyle: 'long', timeZone: 'UTC' });
 const MONTH_YEAR = new Intl.DateTimeFormat('en-US', { month: 'long', year: 'numeric', timeZone: 'UTC' });
 
 /**
@@ -21,18 +19,17 @@ export async function renderCardExpiringMail(mail: MailToRender, { db, links, te
   if (!due) return { skip: 'the plan ended, or its card was replaced or no longer expires before the next charge' };
   if (due.donorId !== mail.donor.id) return { skip: 'the plan is not this donor\'s' };
 
-  const every = due.interval === 'year' ? ' a year' : due.interval === 'month' ? ' a month' : '';
-  const adjective = due.interval === 'year' ? 'annual' : due.interval === 'month' ? 'monthly' : 'recurring';
-  const card = `${(due.card.brand && CARD_BRANDS[due.card.brand]) || 'Card'} •••• ${due.card.last4 ?? '????'}`;
+  const adjective = planAdjective(due.interval);
+  const card = `${due.card.brand ? cardBrandName(due.card.brand) : 'Card'} •••• ${due.card.last4 ?? '????'}`;
   const model = {
-    greeting: mail.donor.name ? `Dear ${mail.donor.name},` : 'Hello,',
+    greeting: greeting(mail.donor),
     adjective,
-    amount: due.amount != null && due.currency && isSupportedCurrency(due.currency) ? `${formatCharge(due.amount, due.currency)}${every}` : null,
+    amount: due.amount != null && due.currency && isSupportedCurrency(due.currency) ? planAmount(due.amount, due.currency, due.interval) : null,
     campaignTitle: due.campaignTitle,
     card,
     expires: MONTH_YEAR.format(new Date(Date.UTC(due.card.expYear, due.card.expMonth - 1, 1))),
-    nextCharge: LONG_DATE.format(due.nextChargeAt),
+    nextCharge: longDate(due.nextChargeAt),
     updateCardUrl: `${links.manageUrl(mail.donor.id)}?next=/account/recurring/${due.recurringGiftId}/card`,
   };
-  return { subject: `Your ${card} expires before your next ${adjective} gift`, ...(await templates.render('card_expiring', model)) };
+  return { subject: oneLine(`Your ${card} expires before your next ${adjective} gift`), ...(await templates.render('card_expiring', model)) };
 }

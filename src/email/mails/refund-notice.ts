@@ -10,25 +10,30 @@ interface RefundRow {
   gift_id: string;
   gift_amount: string;
   gift_date: Date;
-  net_after: string;
+  refunded_in_all: string;
+  net_now: string;
   campaign_title: string;
 }
 
 /**
- * refund_notice { entryId }: a refund entry. What was returned and what the gift now counts as,
- * just after this refund (adjustments up to its own time, Stripe's to the second, then when Kettle
- * recorded them), so two refunds in a row each say their part.
+ * refund_notice { entryId }: a refund entry. What this refund returned, and what the gift counts as
+ * now, when the mail is rendered, with all its refunds to date. Not "just after this refund":
+ * refunds recorded by one event share Stripe's second and the transaction's time, so there is no
+ * order among them to tell that by (a $10 and a $20 refund of one event both said "now counts as
+ * $70" of a $100 gift). Now is well-defined, and true on the day the donor reads it.
  */
 export const renderRefundNotice: MailRenderer = async (mail, { db, links, templates, org }) => {
   const entryId = param(mail, 'entryId');
   const [refund]: RefundRow[] = entryId ? await db.query(
     `SELECT r.donor_id, -r.amount AS refunded, r.currency, r.occurred_at, g.id AS gift_id, g.amount AS gift_amount,
-            g.occurred_at AS gift_date, c.title AS campaign_title,
-            g.amount + (SELECT COALESCE(SUM(a.amount), 0) FROM ledger_entries a
-                         WHERE a.gift_entry_id = g.id AND (a.occurred_at, a.created_at) <= (r.occurred_at, r.created_at)) AS net_after
+            g.occurred_at AS gift_date, c.title AS campaign_title, a.refunded_in_all, g.amount + a.adjusted AS net_now
        FROM ledger_entries r
        JOIN ledger_entries g ON g.id = r.gift_entry_id
        JOIN campaigns c ON c.id = g.campaign_id
+       CROSS JOIN LATERAL (
+         SELECT -COALESCE(SUM(amount) FILTER (WHERE kind IN ('refund', 'refund_reversal')), 0) AS refunded_in_all,
+                COALESCE(SUM(amount), 0) AS adjusted
+           FROM ledger_entries WHERE gift_entry_id = g.id) a
       WHERE r.id = $1 AND r.kind = 'refund'`,
     [entryId],
   ) : [];
@@ -44,8 +49,9 @@ export const renderRefundNotice: MailRenderer = async (mail, { db, links, templa
     giftDate: longDate(refund.gift_date),
     campaignTitle: refund.campaign_title,
     reference: giftReference(refund.gift_id),
-    netAfter: formatCharge(Math.max(0, Number(refund.net_after)), refund.currency),
-    fullyRefunded: Number(refund.net_after) <= 0,
+    netNow: formatCharge(Math.max(0, Number(refund.net_now)), refund.currency),
+    refundedInAll: formatCharge(Number(refund.refunded_in_all), refund.currency),
+    fullyRefunded: Number(refund.net_now) <= 0,
     manageUrl: links.manageUrl(mail.donor.id),
   };
   return { subject: oneLine(`Refund of ${refunded} from ${org.name}`), ...(await templates.render('refund_notice', model)) };

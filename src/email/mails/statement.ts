@@ -2,6 +2,7 @@ import { renderStatementPdf } from '../../account/statement-pdf';
 import { statementPageModel, statementPdfFilename } from '../../account/statement-page';
 import { FIRST_STATEMENT_YEAR, loadStatement, statementHasGiving } from '../../account/statements.service';
 import type { MailContext, MailToRender, RenderOutcome } from './mail';
+import { greeting, oneLine } from './words';
 
 /**
  * statement { year }: a donor's yearly giving statement (`npm run cli -- statements:send`). The
@@ -16,7 +17,7 @@ export async function renderStatementMail(mail: MailToRender, { db, links, templ
 
   const page = statementPageModel(statement);
   const model = {
-    greeting: mail.donor.name ? `Dear ${mail.donor.name},` : 'Hello,',
+    greeting: greeting(mail.donor),
     year,
     orgName: org.name,
     totals: page.totals,
@@ -29,7 +30,7 @@ export async function renderStatementMail(mail: MailToRender, { db, links, templ
   };
   const [body, pdf] = await Promise.all([templates.render('statement', model), renderStatementPdf(page)]);
   return {
-    subject: `Your ${year} giving statement from ${org.name}`.replace(/\s+/g, ' ').trim(),
+    subject: oneLine(`Your ${year} giving statement from ${org.name}`),
     ...body,
     attachments: [{ filename: statementPdfFilename(year), contentType: 'application/pdf', content: pdf }],
   };
