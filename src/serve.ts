@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
+import path from 'node:path';
 import { createApp } from './app';
 import { seedDemoCampaign } from './campaigns/demo';
 import type { Config } from './config';
@@ -28,7 +29,13 @@ async function setUpStripe(config: Config, logger: Logger): Promise<StripeSetup>
     };
   }
   const webhookSecret = `whsec_${randomBytes(24).toString('hex')}`;
-  const emulator = await startStripeEmulator({ port: config.stripe.emulatorPort, accountName: config.orgName, logger: logger.child({ module: 'stripe-emulator' }) });
+  const emulator = await startStripeEmulator({
+    port: config.stripe.emulatorPort,
+    accountName: config.orgName,
+    logger: logger.child({ module: 'stripe-emulator' }),
+    // Kettle's database outlives a restart (DATA_DIR): so must the donors' customers and subscriptions it refers to.
+    stateFile: path.join(config.dataDir, 'stripe-emulator.json'),
+  });
   logger.warn({ url: emulator.url }, 'STRIPE_SECRET_KEY is not set: using the built-in Stripe emulator (test mode, no real money)');
   return {
     stripe: createStripeClient({ secretKey: 'sk_test_kettle_emulator', apiBase: emulator.url }),

@@ -71,6 +71,11 @@ const LIVE_CARD_IN_TEST_MODE: Decline = {
   message: 'Your card was declined. Your request was in test mode, but used a non test card. For a list of valid test cards, visit: https://stripe.com/docs/testing.',
 };
 
+/** One of Stripe's test cards (paying or declining); any other number is someone's real card. */
+export function isTestCard(number: string): boolean {
+  return Object.hasOwn(DECLINES, number) || PAYS.has(number);
+}
+
 export function declineFor(number: string): Decline | null {
   return DECLINES[number] ?? (PAYS.has(number) ? null : LIVE_CARD_IN_TEST_MODE);
 }

@@ -1,6 +1,7 @@
 /**
- * Kettle's built-in Stripe emulator: an HTTP server the real stripe-node SDK talks to, with in-memory state,
- * a hosted test-checkout page and signed webhook delivery. Used by the offline demo and the test suite.
+ * Kettle's built-in Stripe emulator: an HTTP server the real stripe-node SDK talks to, with in-memory state (kept
+ * in a file across restarts when given `stateFile`), a hosted test-checkout page and signed webhook delivery.
+ * Used by the offline demo and the test suite.
  * Never in production.
  */
 import type { AddressInfo } from 'node:net';
@@ -13,6 +14,7 @@ import { silentLogger, type EmulatorLogger } from './logger';
 import { disputeCharge as dispute } from './disputes';
 import { failRefund as failRefundNow, type RefundFailureReason } from './refunds';
 import { createEmulatorApp } from './server';
+import { persistStore, pointSessionUrlsAt } from './persistence';
 import { EmulatorStore } from './store';
 import { WebhookDelivery, type DeliveryAttempt, type DeliveryOptions, type WebhookTarget } from './webhooks';
 
@@ -40,6 +42,11 @@ export interface StripeEmulatorOptions {
    */
   delivery?: DeliveryOptions;
   accountName?: string; // business name on the hosted pages; default 'Kettle'
+  /**
+   * A JSON file that keeps the state across restarts: loaded at start when it exists, saved shortly after each
+   * change and on close() (persistence.ts). Default: none, the state lives in memory only.
+   */
+  stateFile?: string;
 }
 
 export interface StripeEmulator {
@@ -72,6 +79,7 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Pro
   const host = opts.host ?? '127.0.0.1';
   const logger = opts.logger ?? silentLogger;
   const store = new EmulatorStore();
+  const persistence = opts.stateFile ? await persistStore(store, opts.stateFile, logger) : null;
   const webhooks = new WebhookDelivery(store, logger, {
     target: opts.webhook ? { ...opts.webhook } : null,
     autoDeliver: opts.autoDeliver ?? true,
@@ -91,6 +99,7 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Pro
   const urlHost = reachable.includes(':') ? `[${reachable}]` : reachable;
   const url = `http://${urlHost}:${port}`;
   ctx.publicUrl = (opts.publicUrl ?? url).replace(/\/+$/, '');
+  if (persistence) pointSessionUrlsAt(store, ctx.publicUrl);
   logger.info({ url, publicUrl: ctx.publicUrl }, 'stripe emulator listening');
 
   let closed: Promise<void> | null = null;
@@ -114,7 +123,7 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Pro
         server.close((err) => (err ? reject(err) : resolve()));
         // stripe-node keeps connections alive: drop them so close() does not wait for their timeout.
         server.closeAllConnections();
-      });
+      }).finally(() => persistence?.close());
       return closed;
     },
   };

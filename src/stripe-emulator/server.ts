@@ -24,10 +24,22 @@ export function createEmulatorApp(ctx: EmulatorContext): express.Express {
   app.set('query parser', 'extended'); // stripe-node sends nested params (`created[gte]=`, `expand[0]=`)
   app.set('json spaces', 2);
 
+  app.use(noteWrites(ctx));
   app.use('/v1', apiRouter(ctx));
   app.use('/_emulator', controlsRouter(ctx));
   app.use(pagesRouter(ctx));
   return app;
+}
+
+/**
+ * Any request but a read may change the state (an object without an event: a product, a Checkout Session, an
+ * idempotent response): the store hears of it once it is answered, for persistence. Events say so by themselves.
+ */
+function noteWrites(ctx: EmulatorContext): RequestHandler {
+  return (req, res, next) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') res.on('close', () => ctx.store.changed());
+    next();
+  };
 }
 
 function withRequestContext(): RequestHandler {

@@ -1,4 +1,4 @@
-/** In-memory state of the emulated Stripe account, and the event log. */
+/** State of the emulated Stripe account, and the event log: in memory (persistence.ts can keep it in a file). */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type Stripe from 'stripe';
 import { noSuch } from './errors';
@@ -55,9 +55,24 @@ export class EmulatorStore {
   /** Per event: whether a webhook delivery succeeded (events.list `delivery_success`). */
   readonly delivered = new Map<string, boolean>();
   private readonly listeners: EventListener[] = [];
+  private readonly changeListeners: (() => void)[] = [];
 
   onEvent(listener: EventListener): void {
     this.listeners.push(listener);
+  }
+
+  onChange(listener: () => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  /** Says the state may have changed (an API write, a control, a delivery); emit() says it by itself. */
+  changed(): void {
+    for (const listener of this.changeListeners) listener();
+  }
+
+  markDelivered(eventId: string): void {
+    this.delivered.set(eventId, true);
+    this.changed();
   }
 
   /** Records an event with a snapshot of the object as it is now, and hands it to the webhook queue. */
@@ -77,6 +92,7 @@ export class EmulatorStore {
     this.events.push(event);
     this.delivered.set(event.id, false);
     for (const listener of this.listeners) listener(event);
+    this.changed();
     return event;
   }
 

@@ -219,8 +219,8 @@ export class WebhookDelivery {
   }
 
   private markDelivered(event: Stripe.Event): void {
-    this.store.delivered.set(event.id, true);
     event.pending_webhooks = 0;
+    this.store.markDelivered(event.id);
   }
 }
 
