@@ -275,6 +275,26 @@ describe('changing a plan', () => {
     expect(frequencies.map((r: { frequency: string }) => r.frequency)).toEqual(['monthly', 'annual']);
   });
 
+  it('an old page sent again (its request replayed by Stripe) changes nothing, and Kettle keeps what Stripe has now', async () => {
+    const gift = await giveMonthly(kettle, campaign, 'stale@example.org', '10');
+    const agent = await signedInAgent(kettle, gift.donorId);
+    const pageA = await accountForms(agent);
+    const cancelOnPageA = () => agent.post(`/account/recurring/${gift.plan.id}/cancel`).type('form').send({ _csrf: pageA._csrf, nonce: pageA.nonce });
+    expect((await cancelOnPageA()).status).toBe(303);
+    expect((await sendPlanForm(agent, gift, 'resume')).status).toBe(303);
+    expect((await subscription(gift)).cancel_at_period_end).toBe(false);
+
+    // Back on page A, Cancel again: the same idempotency key, so Stripe answers with its first reply.
+    const again = await cancelOnPageA();
+    expect(again.status).toBe(303);
+    expect((await subscription(gift)).cancel_at_period_end).toBe(false);
+    await kettle.settled();
+    expect((await planRow(gift)).cancelAtPeriodEnd).toBe(false);
+    const view = await accountAfter(agent, gift);
+    expect(view.flash).toBe('This page was out of date, so nothing changed. Here is your gift as it is now.');
+    expect(view.status).toBe('Active');
+  });
+
   it('makes one change at Stripe however often the same form is sent (double click)', async () => {
     const gift = await giveMonthly(kettle, campaign, 'double@example.org', '10');
     const agent = await signedInAgent(kettle, gift.donorId);
@@ -285,6 +305,8 @@ describe('changing a plan', () => {
     expect(answers.map((r) => r.status)).toEqual([303, 303]);
     const updates = kettle.emulator.events.slice(events).filter((e) => e.type === 'customer.subscription.updated');
     expect(updates).toHaveLength(1);
+    // The second answer is Stripe's replay of the first, and what it asked for is done: no "out of date" message.
+    expect((await accountAfter(agent, gift)).flash).toContain('Your gift is paused until');
   });
 
   it('says in words that Stripe did not make the change, and never answers 500', async () => {

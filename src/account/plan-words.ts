@@ -24,10 +24,13 @@ export function nextGiftSentence(plan: RecurringGift): string {
 /** The day a plan set to end stops (its last paid period's end). */
 export const endingDate = (plan: RecurringGift) => plan.cancelAt ?? plan.currentPeriodEnd;
 
+export const STALE_PAGE_MESSAGE = 'This page was out of date, so nothing changed. Here is your gift as it is now.';
+
 /** What the account page says after a change: what happens, and from when. */
 export function planChangeMessage(change: PlanChange, outcome: Extract<PlanActionOutcome, { plan: RecurringGift }>): string {
   const plan = outcome.plan;
   const amount = planAmount(plan);
+  if (outcome.kind === 'stale') return STALE_PAGE_MESSAGE;
   if (outcome.kind === 'unchanged') {
     switch (change.action) {
       case 'amount': return `Your gift is already ${amount} a ${everyWord(plan.interval)}. ${nextGiftSentence(plan)}`;

@@ -16,8 +16,13 @@ export type PlanChange =
   | { action: 'cancel'; when: 'period_end' | 'now'; reason: string | null };
 
 export type PlanActionOutcome =
-  /** Stripe made the change; `plan` is what Kettle stored from Stripe's answer. */
+  /** Stripe made the change; `plan` is what Kettle stored from Stripe's state after it. */
   | { kind: 'changed'; plan: RecurringGift }
+  /**
+   * The form came from a page older than the plan's state: Stripe replayed its answer to the
+   * same form sent before, nothing changed, and `plan` is the plan as Stripe has it now.
+   */
+  | { kind: 'stale'; plan: RecurringGift }
   /** The plan already was so: nothing was sent. */
   | { kind: 'unchanged'; plan: RecurringGift }
   | { kind: 'refused'; message: string }
@@ -31,6 +36,7 @@ export type CardUpdateOutcome =
 const ENDED_MESSAGE = 'This gift has ended, so it cannot be changed. You can start a new one from any campaign page.';
 const UNREACHABLE_MESSAGE = 'We could not reach our payment provider, so nothing has changed. Please try again in a few minutes.';
 const DECLINED_MESSAGE = 'Our payment provider did not accept this change, so nothing has changed. Please try again, or contact us if it keeps happening.';
+const UNCONFIRMED_MESSAGE = 'We could not read your gift back from our payment provider just now. Please reload this page in a minute to see it as it is.';
 
 // With the card, so the stored plan can say which card it uses.
 const WITH_CARD = ['default_payment_method'];
@@ -39,8 +45,10 @@ const WITH_CARD = ['default_payment_method'];
  * Donors' changes to their recurring gifts, done at Stripe: the only code that writes to Stripe
  * for them (the account pages call it and never the SDK). Each write carries an idempotency key
  * made from the plan, the change and the form it came from, so a double-clicked button changes
- * the plan once. What Stripe answers is stored through applySubscriptionState, the same
- * newest-read-wins update the webhooks use, so the webhook that follows changes nothing more.
+ * the plan once. Stripe answers a key it has seen (for 24 hours) with its first answer, which
+ * may be older than the plan's state (a page left open, sent again after other changes): so after
+ * every write, what Kettle stores is a fresh read of the subscription, through
+ * applySubscriptionState, the same newest-read-wins update the webhooks use.
  */
 export class PlanActionsService {
   constructor(
@@ -69,18 +77,35 @@ export class PlanActionsService {
     if (ENDED_STATUSES.has(plan.status)) return { kind: 'refused', message: ENDED_MESSAGE };
     if (alreadySo(plan, change)) return { kind: 'unchanged', plan };
     const idempotencyKey = requestKey(plan.id, change, formNonce);
-    let sub: Stripe.Subscription;
+    let replayed: boolean;
     try {
-      sub = await this.send(plan.stripeSubscriptionId, change, idempotencyKey);
+      const answer = await this.send(plan.stripeSubscriptionId, change, idempotencyKey);
+      replayed = answer.lastResponse.headers['idempotent-replayed'] === 'true';
     } catch (err) {
       return this.providerFailed(err, plan, change.action);
     }
+    let stored: RecurringGift;
+    try {
+      stored = await this.storeCurrentState(plan);
+    } catch (err) {
+      return this.providerFailed(err, plan, 'read after change', UNCONFIRMED_MESSAGE);
+    }
+    this.logger.info({ plan: plan.id, subscription: plan.stripeSubscriptionId, action: change.action, replayed }, 'recurring gift changed by its donor');
+    // A replay whose change is in place is the same form sent twice (a double click, a network
+    // retry); one whose change is not is a page from before later changes.
+    return { kind: replayed && !inEffect(stored, change) ? 'stale' : 'changed', plan: stored };
+  }
+
+  /**
+   * Reads the subscription from Stripe and stores it; the plan as stored. A cancel's confirmation
+   * mail is queued here or by the webhook that follows, whichever stores the newer read; its key
+   * makes it one mail either way.
+   */
+  private async storeCurrentState(plan: RecurringGift): Promise<RecurringGift> {
     const readAt = new Date();
-    // A cancel's confirmation mail is queued here or by the webhook that follows, whichever
-    // stores the newer read; its key makes it one mail either way.
+    const sub = await this.stripe.subscriptions.retrieve(plan.stripeSubscriptionId, { expand: WITH_CARD });
     await this.dataSource.transaction((tx) => applySubscriptionState(tx, plan, sub, readAt));
-    this.logger.info({ plan: plan.id, subscription: sub.id, action: change.action }, 'recurring gift changed by its donor');
-    return { kind: 'changed', plan: await this.dataSource.getRepository(RecurringGift).findOneByOrFail({ id: plan.id }) };
+    return this.dataSource.getRepository(RecurringGift).findOneByOrFail({ id: plan.id });
   }
 
   /** A Stripe billing portal page where the donor replaces the card of this plan's customer. */
@@ -133,7 +158,7 @@ export class PlanActionsService {
     return { failed };
   }
 
-  private async send(subscriptionId: string, change: PlanChange, idempotencyKey: string): Promise<Stripe.Subscription> {
+  private async send(subscriptionId: string, change: PlanChange, idempotencyKey: string): Promise<Stripe.Response<Stripe.Subscription>> {
     const subscriptions = this.stripe.subscriptions;
     switch (change.action) {
       case 'amount':
@@ -156,31 +181,39 @@ export class PlanActionsService {
           // A new interval would restart the billing cycle and charge now: the period already paid
           // for runs to its end instead (as a trial), and the new interval starts at the next charge.
           ...(change.action === 'frequency' && { trial_end: item.current_period_end }),
-          expand: WITH_CARD,
         }, { idempotencyKey });
       }
       case 'pause':
-        return subscriptions.update(subscriptionId, {
-          pause_collection: { behavior: 'void', resumes_at: pauseEnd(change.months) },
-          expand: WITH_CARD,
-        }, { idempotencyKey });
+        return subscriptions.update(subscriptionId, { pause_collection: { behavior: 'void', resumes_at: pauseEnd(change.months) } }, { idempotencyKey });
       case 'resume':
         // Both ways a plan stops: a pause, and a cancellation set for the period's end.
-        return subscriptions.update(subscriptionId, { pause_collection: '', cancel_at_period_end: false, expand: WITH_CARD }, { idempotencyKey });
+        return subscriptions.update(subscriptionId, { pause_collection: '', cancel_at_period_end: false }, { idempotencyKey });
       case 'cancel': {
         const details = change.reason ? { cancellation_details: { comment: change.reason } } : {};
         return change.when === 'now'
-          ? subscriptions.cancel(subscriptionId, { ...details, expand: WITH_CARD }, { idempotencyKey })
-          : subscriptions.update(subscriptionId, { cancel_at_period_end: true, ...details, expand: WITH_CARD }, { idempotencyKey });
+          ? subscriptions.cancel(subscriptionId, details, { idempotencyKey })
+          : subscriptions.update(subscriptionId, { cancel_at_period_end: true, ...details }, { idempotencyKey });
       }
     }
   }
 
-  private providerFailed(err: unknown, plan: RecurringGift, action: string): { kind: 'provider_failed'; message: string } {
+  /** `message` replaces the words for a failure that does not mean "nothing has changed". */
+  private providerFailed(err: unknown, plan: RecurringGift, action: string, message?: string): { kind: 'provider_failed'; message: string } {
     if (!(err instanceof Stripe.errors.StripeError)) throw err;
     this.logger.error({ plan: plan.id, subscription: plan.stripeSubscriptionId, action, stripeError: stripeErrorFields(err) }, 'Stripe refused or missed a donor\'s plan change');
     const unreachable = err instanceof Stripe.errors.StripeConnectionError || err instanceof Stripe.errors.StripeAPIError || err instanceof Stripe.errors.StripeRateLimitError;
-    return { kind: 'provider_failed', message: unreachable ? UNREACHABLE_MESSAGE : DECLINED_MESSAGE };
+    return { kind: 'provider_failed', message: message ?? (unreachable ? UNREACHABLE_MESSAGE : DECLINED_MESSAGE) };
+  }
+}
+
+/** Whether the plan, as stored after a change, is as the change asked. */
+function inEffect(plan: RecurringGift, change: PlanChange): boolean {
+  switch (change.action) {
+    case 'amount': return plan.amount === change.amount;
+    case 'frequency': return plan.interval === change.interval;
+    case 'pause': return plan.paused;
+    case 'resume': return !plan.paused && !plan.cancelAtPeriodEnd;
+    case 'cancel': return change.when === 'now' ? plan.status === 'canceled' : plan.cancelAtPeriodEnd;
   }
 }
 
