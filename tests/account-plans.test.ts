@@ -42,7 +42,18 @@ async function accountAfter(agent: Agent, gift: MonthlyGift) {
     flash: /data-testid="flash">([^<]*)</.exec(page.text)?.[1].replace(/&quot;/g, '"').replace(/&#x27;/g, "'") ?? null,
     status: /data-testid="plan-status">([^<]*)</.exec(plan)?.[1] ?? null,
     heading: /<h3[^>]*>([^<]*)</.exec(plan)?.[1].replace(/&middot;|·/g, '·') ?? null,
+    /** The frequency form's line ("Switch to annual: $120.00 a year from …") and its amount field. */
+    switchLine: /data-testid="plan-switch">([^<]*)</.exec(plan)?.[1] ?? null,
+    switchAmount: /id="frequency-amount-[^"]+" name="amount"[^>]*value="([^"]*)"/.exec(plan)?.[1] ?? null,
   };
+}
+
+/** Gives annually through the donate form, as giveMonthly does monthly. */
+async function giveAnnual(email: string, amount: string): Promise<MonthlyGift> {
+  const started = await donateAndPay(kettle, campaign, { email, amount, frequency: 'annual' });
+  const session = await kettle.stripe.checkout.sessions.retrieve(started.sessionId);
+  const plan = await kettle.dataSource.getRepository(RecurringGift).findOneByOrFail({ stripeSubscriptionId: session.subscription as string });
+  return { donorId: plan.donorId!, plan, subscriptionId: plan.stripeSubscriptionId };
 }
 
 /** Renews the plan now (the emulator's test control), and waits until Kettle has counted what it charged. */
@@ -233,24 +244,72 @@ describe('changing a plan', () => {
     expect(kettle.emulator.events.length).toBe(events);
   });
 
-  it('changes how often from the next charge, charging nothing now', async () => {
+  it('switches monthly to annual from the next charge, charging nothing now, at twelve times the monthly gift', async () => {
     const gift = await giveMonthly(kettle, campaign, 'frequency@example.org', '10');
     const agent = await signedInAgent(kettle, gift.donorId);
     const periodEnd = (await subscription(gift)).items.data[0].current_period_end;
+    // The form shows what the donor will pay, and from when, before they press it.
+    const before = await accountAfter(agent, gift);
+    expect(before.switchLine).toBe(`Switch to annual: $120.00 a year from ${day(periodEnd)}`);
+    expect(before.switchAmount).toBe('120');
 
     expect((await sendPlanForm(agent, gift, 'frequency', { frequency: 'annual' })).status).toBe(303);
     const sub = await subscription(gift);
     expect(sub.items.data[0].price.recurring).toMatchObject({ interval: 'year', interval_count: 1 });
-    expect(sub.items.data[0].price.unit_amount).toBe(1000);
+    expect(sub.items.data[0].price.unit_amount).toBe(12000);
     // Stripe starts the trial with a $0 invoice: nothing is charged, nothing counted.
     expect((await invoicesOf(gift)).filter((invoice) => invoice.amount_paid > 0)).toHaveLength(1);
     await kettle.settled();
     expect(await giftsCharged(gift)).toEqual([1000]);
     const view = await accountAfter(agent, gift);
-    expect(view.heading).toMatch(/^\$10 every year/);
-    expect(view.flash).toContain('Nothing is charged today');
-    expect(view.flash).toContain(`Your next gift of $10 is on ${day(periodEnd)}.`);
-    expect((await planRow(gift)).interval).toBe('year');
+    expect(view.heading).toMatch(/^\$120 every year/);
+    expect(view.flash).toBe(`Your gift is now annual: $120 a year, from your next gift on ${day(periodEnd)}. Nothing is charged today.`);
+    expect(view.switchLine).toBe(`Switch to monthly: $10.00 a month from ${day(periodEnd)}`);
+    expect(await planRow(gift)).toMatchObject({ interval: 'year', amount: 12000 });
+  });
+
+  it('switches annual to monthly at a twelfth of the yearly gift, rounded half up to the cent', async () => {
+    const gift = await giveAnnual('to-monthly@example.org', '1200');
+    const agent = await signedInAgent(kettle, gift.donorId);
+    expect((await accountAfter(agent, gift)).switchLine).toMatch(/^Switch to monthly: \$100\.00 a month from /);
+    expect((await sendPlanForm(agent, gift, 'frequency', { frequency: 'monthly' })).status).toBe(303);
+    expect((await subscription(gift)).items.data[0].price).toMatchObject({ unit_amount: 10000, recurring: { interval: 'month' } });
+    expect((await accountAfter(agent, gift)).flash).toMatch(/^Your gift is now monthly: \$100 a month, from your next gift on /);
+
+    const odd = await giveAnnual('to-monthly-odd@example.org', '12.06');
+    const oddAgent = await signedInAgent(kettle, odd.donorId);
+    expect((await accountAfter(oddAgent, odd)).switchAmount).toBe('1.01');
+    expect((await sendPlanForm(oddAgent, odd, 'frequency', { frequency: 'monthly' })).status).toBe(303);
+    expect((await subscription(odd)).items.data[0].price.unit_amount).toBe(101);
+  });
+
+  it('switches at the amount the donor typed instead, with the amount form\'s limits', async () => {
+    const gift = await giveMonthly(kettle, campaign, 'frequency-typed@example.org', '10');
+    const agent = await signedInAgent(kettle, gift.donorId);
+    const events = kettle.emulator.events.length;
+    const refused = await sendPlanForm(agent, gift, 'frequency', { frequency: 'annual', amount: '0.50' });
+    expect(refused.status).toBe(400);
+    const field = refused.text.slice(refused.text.indexOf(`id="frequency-amount-${gift.plan.id}"`));
+    expect(field).toMatch(/^id="frequency-amount-[^"]+" name="amount"[^>]*value="0.50" aria-invalid="true"/);
+    expect(field).toContain(`<p class="field-error" id="frequency-amount-error-${gift.plan.id}">The smallest gift we can accept is $1.`);
+    expect(kettle.emulator.events.length).toBe(events);
+
+    expect((await sendPlanForm(agent, gift, 'frequency', { frequency: 'annual', amount: '100' })).status).toBe(303);
+    expect((await subscription(gift)).items.data[0].price).toMatchObject({ unit_amount: 10000, recurring: { interval: 'year' } });
+  });
+
+  it('refuses beside the field a switch whose same-yearly-total amount is below the smallest gift, sending nothing', async () => {
+    const gift = await giveAnnual('to-monthly-small@example.org', '5');
+    const agent = await signedInAgent(kettle, gift.donorId);
+    const before = await subscription(gift);
+    const events = kettle.emulator.events.length;
+    const res = await sendPlanForm(agent, gift, 'frequency', { frequency: 'monthly' });
+    expect(res.status).toBe(400);
+    const field = res.text.slice(res.text.indexOf(`id="frequency-amount-${gift.plan.id}"`));
+    expect(field).toMatch(/^id="frequency-amount-[^"]+" name="amount"[^>]*value="0.42" aria-invalid="true"/);
+    expect(field).toContain('$0.42 a month would give the same each year, but the smallest gift we can accept is $1. Enter the amount for each gift.');
+    expect(kettle.emulator.events.length).toBe(events);
+    expect(await subscription(gift)).toEqual(before);
   });
 
   it('asks Stripe to keep the paid period running until the next charge when the interval changes (trial_end)', async () => {
@@ -269,7 +328,7 @@ describe('changing a plan', () => {
     expect(renewed.status).toBe('active');
     expect(renewed.items.data[0].current_period_start).toBe(periodEnd);
     expect(renewed.items.data[0].current_period_end - periodEnd).toBeGreaterThanOrEqual(365 * 86_400);
-    expect(await giftsCharged(gift)).toEqual([1000, 1000]);
+    expect(await giftsCharged(gift)).toEqual([1000, 12000]);
     const frequencies = await kettle.dataSource.query(
       `SELECT frequency FROM ledger_entries WHERE stripe_subscription_id = $1 AND kind = 'gift' ORDER BY occurred_at, renewal`, [gift.plan.stripeSubscriptionId]);
     expect(frequencies.map((r: { frequency: string }) => r.frequency)).toEqual(['monthly', 'annual']);

@@ -42,8 +42,13 @@ export function planChangeMessage(change: PlanChange, outcome: Extract<PlanActio
   switch (change.action) {
     case 'amount':
       return `Your gift is now ${amount} a ${everyWord(plan.interval)}, with no extra charge today. ${nextGiftSentence(plan)}`;
-    case 'frequency':
-      return `Your gift is now ${frequencyWord(plan.interval)}: ${amount} every ${everyWord(plan.interval)}. Nothing is charged today; the new schedule starts with your next gift. ${nextGiftSentence(plan)}`;
+    case 'frequency': {
+      const next = nextChargeAt(plan);
+      const now = `Your gift is now ${frequencyWord(plan.interval)}: ${amount} a ${everyWord(plan.interval)}`;
+      return next
+        ? `${now}, from your next gift on ${formatDate(next)}. Nothing is charged today.`
+        : `${now}. Nothing is charged today. ${nextGiftSentence(plan)}`;
+    }
     case 'pause':
       return `Your gift is paused${plan.pauseResumesAt ? ` until ${formatDate(plan.pauseResumesAt)}` : ''}: nothing is charged until then. ${nextGiftSentence(plan)}`;
     case 'resume':

@@ -44,7 +44,7 @@ export function planRoutes(deps: { dataSource: DataSource; planActions: PlanActi
     if (!(PLAN_ACTIONS as readonly string[]).includes(action)) return next();
     const plan = planOf(res);
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const form = parsePlanForm(action as PlanAction, body, plan.currency);
+    const form = parsePlanForm(action as PlanAction, body, plan);
     if (!form.ok) return renderAccountPage(req, res, dataSource, 400, { planId: plan.id, ...form.problem });
 
     const outcome = await planActions.change(plan, form.change, formNonce(body));

@@ -10,7 +10,8 @@ import { applySubscriptionState } from './subscription-state';
 /** A change a donor asks for on one of their plans, already checked for shape and limits. */
 export type PlanChange =
   | { action: 'amount'; amount: number }
-  | { action: 'frequency'; interval: 'month' | 'year' }
+  /** A new interval, and the amount of each gift at it. */
+  | { action: 'frequency'; interval: 'month' | 'year'; amount: number }
   | { action: 'pause'; months: 1 | 2 | 3 }
   | { action: 'resume' }
   | { action: 'cancel'; when: 'period_end' | 'now'; reason: string | null };
@@ -173,7 +174,7 @@ export class PlanActionsService {
             price_data: {
               currency: price.currency,
               product: idOf(price.product)!,
-              unit_amount: change.action === 'amount' ? change.amount : price.unit_amount!,
+              unit_amount: change.amount,
               recurring: { interval: recurring.interval, interval_count: recurring.interval_count },
             },
           }],
@@ -210,7 +211,7 @@ export class PlanActionsService {
 function inEffect(plan: RecurringGift, change: PlanChange): boolean {
   switch (change.action) {
     case 'amount': return plan.amount === change.amount;
-    case 'frequency': return plan.interval === change.interval;
+    case 'frequency': return plan.interval === change.interval && plan.amount === change.amount;
     case 'pause': return plan.paused;
     case 'resume': return !plan.paused && !plan.cancelAtPeriodEnd;
     case 'cancel': return change.when === 'now' ? plan.status === 'canceled' : plan.cancelAtPeriodEnd;
