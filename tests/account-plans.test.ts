@@ -19,6 +19,13 @@ afterAll(() => kettle?.close());
 
 const LONG_DATE = new Intl.DateTimeFormat('en-US', { dateStyle: 'long', timeZone: 'UTC' });
 const day = (unixSeconds: number) => LONG_DATE.format(new Date(unixSeconds * 1000));
+/** Unix seconds `months` calendar months on, at the same time of day (on the month's last day when it is shorter). */
+function monthsAfter(unixSeconds: number, months: number): number {
+  const from = new Date(unixSeconds * 1000);
+  const lastDay = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth() + months + 1, 0)).getUTCDate();
+  return Date.UTC(from.getUTCFullYear(), from.getUTCMonth() + months, Math.min(from.getUTCDate(), lastDay),
+    from.getUTCHours(), from.getUTCMinutes(), from.getUTCSeconds()) / 1000;
+}
 
 const subscription = (gift: MonthlyGift) => kettle.stripe.subscriptions.retrieve(gift.subscriptionId);
 const planRow = (gift: MonthlyGift) => kettle.dataSource.getRepository(RecurringGift).findOneByOrFail({ id: gift.plan.id });
@@ -184,23 +191,62 @@ describe('changing a plan', () => {
     expect(await subscription(gift)).toEqual(before);
   });
 
-  it('pauses: the renewals while paused charge nothing, and after resuming they charge again', async () => {
-    const gift = await giveMonthly(kettle, campaign, 'pause@example.org', '10');
+  it('pauses for one gift: the next renewal is voided, the one after is charged', async () => {
+    const gift = await giveMonthly(kettle, campaign, 'pause-1@example.org', '10');
     const agent = await signedInAgent(kettle, gift.donorId);
-    expect((await sendPlanForm(agent, gift, 'pause', { months: '2' })).status).toBe(303);
-    // Two months from the start of today (UTC), on the month's last day when it is shorter.
-    const today = new Date();
-    const lastDay = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() + 3, 0)).getUTCDate();
-    const resumesAt = Date.UTC(today.getUTCFullYear(), today.getUTCMonth() + 2, Math.min(today.getUTCDate(), lastDay)) / 1000;
-    const paused = (await subscription(gift)).pause_collection!;
-    expect(paused).toEqual({ behavior: 'void', resumes_at: resumesAt });
+    const periodEnd = (await subscription(gift)).items.data[0].current_period_end;
+    expect((await accountAfter(agent, gift)).html).toContain(`Pause this gift: skip your next monthly gifts, from the one on ${day(periodEnd)}`);
+
+    expect((await sendPlanForm(agent, gift, 'pause', { months: '1' })).status).toBe(303);
+    // The next renewal's own time, a month on: the renewal then is the first one charged again.
+    const resumesAt = monthsAfter(periodEnd, 1);
+    expect((await subscription(gift)).pause_collection).toEqual({ behavior: 'void', resumes_at: resumesAt });
     const view = await accountAfter(agent, gift);
-    expect(view.status).toBe(`Paused until ${day(paused.resumes_at!)}`);
-    expect(view.flash).toContain(`Your gift is paused until ${day(paused.resumes_at!)}`);
+    expect(view.status).toBe(`Paused until ${day(resumesAt)}`);
+    expect(view.flash).toBe(`Your gift is paused: the monthly gift on ${day(periodEnd)} is skipped, and giving starts again on ${day(resumesAt)}. Nothing is charged until then.`);
 
     expect((await renew(gift)).status).toBe('void');
     expect(await giftsCharged(gift)).toEqual([1000]);
+    expect((await renew(gift)).status).toBe('paid');
+    expect(await giftsCharged(gift)).toEqual([1000, 1000]);
+  });
 
+  it('pauses for two gifts: two renewals are voided, the third is charged', async () => {
+    const gift = await giveMonthly(kettle, campaign, 'pause-2@example.org', '10');
+    const agent = await signedInAgent(kettle, gift.donorId);
+    const periodEnd = (await subscription(gift)).items.data[0].current_period_end;
+    expect((await sendPlanForm(agent, gift, 'pause', { months: '2' })).status).toBe(303);
+    expect((await accountAfter(agent, gift)).flash).toBe(
+      `Your gift is paused: the monthly gifts on ${day(periodEnd)} and ${day(monthsAfter(periodEnd, 1))} are skipped, and giving starts again on ${day(monthsAfter(periodEnd, 2))}. Nothing is charged until then.`);
+
+    expect((await renew(gift)).status).toBe('void');
+    expect((await renew(gift)).status).toBe('void');
+    expect(await giftsCharged(gift)).toEqual([1000]);
+    expect((await renew(gift)).status).toBe('paid');
+    expect(await giftsCharged(gift)).toEqual([1000, 1000]);
+    expect((await accountAfter(agent, gift)).status).toBe('Active');
+  });
+
+  it('an annual plan is offered to skip its next yearly gift, and skips exactly that one', async () => {
+    const gift = await giveAnnual('pause-annual@example.org', '120');
+    const agent = await signedInAgent(kettle, gift.donorId);
+    const periodEnd = (await subscription(gift)).items.data[0].current_period_end;
+    const page = (await accountAfter(agent, gift)).html;
+    expect(page).toContain(`Skip the next yearly gift (on ${day(periodEnd)}): giving starts again on ${day(monthsAfter(periodEnd, 12))}.`);
+    expect(page).not.toContain(`id="months-2-${gift.plan.id}"`);
+
+    expect((await sendPlanForm(agent, gift, 'pause', { months: '1' })).status).toBe(303);
+    expect((await accountAfter(agent, gift)).flash).toBe(
+      `Your gift is paused: the yearly gift on ${day(periodEnd)} is skipped, and giving starts again on ${day(monthsAfter(periodEnd, 12))}. Nothing is charged until then.`);
+    expect((await renew(gift)).status).toBe('void');
+    expect((await renew(gift)).status).toBe('paid');
+    expect(await giftsCharged(gift)).toEqual([12000, 12000]);
+  });
+
+  it('resumes a pause at once: the next renewal is charged', async () => {
+    const gift = await giveMonthly(kettle, campaign, 'pause-resume@example.org', '10');
+    const agent = await signedInAgent(kettle, gift.donorId);
+    expect((await sendPlanForm(agent, gift, 'pause', { months: '3' })).status).toBe(303);
     expect((await sendPlanForm(agent, gift, 'resume')).status).toBe(303);
     expect((await subscription(gift)).pause_collection).toBeNull();
     expect((await accountAfter(agent, gift)).status).toBe('Active');
@@ -365,7 +411,7 @@ describe('changing a plan', () => {
     const updates = kettle.emulator.events.slice(events).filter((e) => e.type === 'customer.subscription.updated');
     expect(updates).toHaveLength(1);
     // The second answer is Stripe's replay of the first, and what it asked for is done: no "out of date" message.
-    expect((await accountAfter(agent, gift)).flash).toContain('Your gift is paused until');
+    expect((await accountAfter(agent, gift)).flash).toMatch(/^Your gift is paused: the monthly gift on /);
   });
 
   it('says in words that Stripe did not make the change, and never answers 500', async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { In, Not, type EntityManager } from 'typeorm';
 import { Campaign } from '../campaigns/campaign.entity';
-import { nextChargeAt, ENDED_STATUSES } from '../donations/plan-schedule';
+import { addMonthsUtc, nextChargeAt, ENDED_STATUSES } from '../donations/plan-schedule';
 import { RecurringGift } from '../donations/recurring-gift.entity';
 import { formatCharge, formatMoney, minorToMajorString } from '../money';
 import { amountAtInterval } from './plan-forms';
@@ -116,12 +116,25 @@ function planView(plan: RecurringGift & { campaignTitle: string }, all: Recurrin
         : plan.amount !== null && plan.currency ? minorToMajorString(plan.amount, plan.currency) : '',
       currencyCode: (plan.currency ?? '').toUpperCase(),
       switchTo: switchView(plan, next, problem),
-      canPause: !plan.paused && !plan.cancelAtPeriodEnd,
+      pause: !plan.paused && !plan.cancelAtPeriodEnd ? pauseView(plan) : null,
       resumeLabel: plan.paused ? 'Resume my gift now' : plan.cancelAtPeriodEnd ? 'Keep my gift' : null,
       canCancel: !plan.cancelAtPeriodEnd,
       periodEnd: plan.currentPeriodEnd ? formatDate(plan.currentPeriodEnd) : null,
       reasonValue: problem?.field === 'reason' ? problem.value ?? '' : '',
     },
+  };
+}
+
+/**
+ * The pause form: which gift is skipped first. An annual plan is offered one choice, skipping its
+ * next yearly gift (a pause of one month from its renewal does that).
+ */
+function pauseView(plan: RecurringGift) {
+  const next = plan.currentPeriodEnd;
+  return {
+    annual: plan.interval === 'year',
+    next: next ? formatDate(next) : null,
+    yearAfter: next ? formatDate(addMonthsUtc(next, 12)) : null,
   };
 }
 

@@ -57,7 +57,7 @@ export function parsePlanForm(action: PlanAction, body: Record<string, unknown>,
     }
     case 'pause': {
       const months = Number(plainText(body.months));
-      if (months !== 1 && months !== 2 && months !== 3) return bad('months', 'Choose to pause for 1, 2 or 3 months.');
+      if (months !== 1 && months !== 2 && months !== 3) return bad('months', 'Choose how many gifts to skip: 1, 2 or 3.');
       return { ok: true, change: { action, months } };
     }
     case 'resume':

@@ -1,5 +1,5 @@
 import type { PlanActionOutcome, PlanChange } from '../donations/plan-actions.service';
-import { nextChargeAt } from '../donations/plan-schedule';
+import { addMonthsUtc, nextChargeAt } from '../donations/plan-schedule';
 import type { RecurringGift } from '../donations/recurring-gift.entity';
 import { formatMoney } from '../money';
 
@@ -19,6 +19,26 @@ export function nextGiftSentence(plan: RecurringGift): string {
   if (next) return `Your next gift of ${planAmount(plan)} is on ${formatDate(next)}.`;
   if (plan.paused) return 'Nothing will be charged until you resume it.';
   return 'Nothing more will be charged.';
+}
+
+const LIST = new Intl.ListFormat('en-US', { type: 'conjunction' });
+
+/**
+ * "the monthly gift on January 1, 2027 is skipped, and giving starts again on February 1, 2027":
+ * the renewals a pause voids (from the current period's end until it lifts), and the first one charged.
+ */
+export function pauseSentence(plan: RecurringGift): string | null {
+  const resumes = nextChargeAt(plan);
+  if (!plan.paused || !resumes || !plan.currentPeriodEnd) return null;
+  const step = plan.interval === 'year' ? 12 : 1;
+  const skipped: Date[] = [];
+  for (let i = 0; ; i += 1) {
+    const renewal = addMonthsUtc(plan.currentPeriodEnd, step * i);
+    if (renewal >= resumes) break;
+    skipped.push(renewal);
+  }
+  const gifts = `${plan.interval === 'year' ? 'yearly' : 'monthly'} gift${skipped.length === 1 ? '' : 's'}`;
+  return `the ${gifts} on ${LIST.format(skipped.map(formatDate))} ${skipped.length === 1 ? 'is' : 'are'} skipped, and giving starts again on ${formatDate(resumes)}`;
 }
 
 /** The day a plan set to end stops (its last paid period's end). */
@@ -49,8 +69,10 @@ export function planChangeMessage(change: PlanChange, outcome: Extract<PlanActio
         ? `${now}, from your next gift on ${formatDate(next)}. Nothing is charged today.`
         : `${now}. Nothing is charged today. ${nextGiftSentence(plan)}`;
     }
-    case 'pause':
-      return `Your gift is paused${plan.pauseResumesAt ? ` until ${formatDate(plan.pauseResumesAt)}` : ''}: nothing is charged until then. ${nextGiftSentence(plan)}`;
+    case 'pause': {
+      const skipped = pauseSentence(plan);
+      return skipped ? `Your gift is paused: ${skipped}. Nothing is charged until then.` : `Your gift is paused. ${nextGiftSentence(plan)}`;
+    }
     case 'resume':
       return `Your gift continues. ${nextGiftSentence(plan)}`;
     case 'cancel':

@@ -184,8 +184,14 @@ export class PlanActionsService {
           ...(change.action === 'frequency' && { trial_end: item.current_period_end }),
         }, { idempotencyKey });
       }
-      case 'pause':
-        return subscriptions.update(subscriptionId, { pause_collection: { behavior: 'void', resumes_at: pauseEnd(change.months) } }, { idempotencyKey });
+      case 'pause': {
+        // From the next renewal's own time: the renewals before resumes_at are voided, and the one
+        // at it is charged, so `months` skips that many monthly gifts (one yearly gift).
+        const current = await subscriptions.retrieve(subscriptionId);
+        const periodEnd = new Date(current.items.data[0].current_period_end * 1000);
+        const resumesAt = Math.floor(addMonthsUtc(periodEnd, change.months).getTime() / 1000);
+        return subscriptions.update(subscriptionId, { pause_collection: { behavior: 'void', resumes_at: resumesAt } }, { idempotencyKey });
+      }
       case 'resume':
         // Both ways a plan stops: a pause, and a cancellation set for the period's end.
         return subscriptions.update(subscriptionId, { pause_collection: '', cancel_at_period_end: false }, { idempotencyKey });
@@ -226,15 +232,6 @@ function alreadySo(plan: RecurringGift, change: PlanChange): boolean {
     case 'cancel': return change.when === 'period_end' && plan.cancelAtPeriodEnd;
     case 'pause': return false;
   }
-}
-
-/**
- * Midnight UTC at the start of today, `months` on. From the day, not the second, so the same form
- * sent twice asks Stripe for the same thing (a key reused with other parameters is an error).
- */
-function pauseEnd(months: number, now = new Date()): number {
-  const today = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-  return Math.floor(addMonthsUtc(today, months).getTime() / 1000);
 }
 
 /**
