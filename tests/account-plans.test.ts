@@ -471,15 +471,7 @@ describe('the card', () => {
   });
 
   it('says which plan is paid with a different card, each with its own "Update card" button', async () => {
-    // Two Checkouts started before either was paid: two Stripe customers, as before Kettle reused them.
-    const a = await startDonation(kettle, campaign, { email: 'two-cards@example.org', amount: '10', frequency: 'monthly' });
-    const b = await startDonation(kettle, campaign, { email: 'two-cards@example.org', amount: '12', frequency: 'monthly' });
-    await kettle.emulator.pay(a.sessionId, { number: CARDS.visa });
-    await kettle.emulator.pay(b.sessionId, { number: CARDS.visa });
-    await kettle.settled();
-    const donorId = await donorIdOf(kettle, 'two-cards@example.org');
-    const plans = await kettle.dataSource.getRepository(RecurringGift).findBy({ donorId });
-    const subB = plans.find((p) => p.amount === 1200)!;
+    const { donorId, plans, second: subB } = await twoCustomersOneEmail('two-cards@example.org');
     await kettle.emulator.advanceSubscription(subB.stripeSubscriptionId, { card: '5555 5555 5555 4444' });
     await kettle.settled();
 
@@ -497,19 +489,8 @@ describe('the card', () => {
     const first = await giveMonthly(kettle, campaign, 'new-card@example.org', '10');
     const second = await giveMonthly(kettle, campaign, 'new-card@example.org', '20');
     const agent = await signedInAgent(kettle, first.donorId);
-    const portalUrl = (await sendPlanForm(agent, first, 'card')).headers.location;
-    const portal = await (await fetch(portalUrl)).text();
-    const form = cardForm(portal);
-    const done = await fetch(new URL(form.action, portalUrl), {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(form.fields({ number: '5555 5555 5555 4444', exp: '12 / 34', cvc: '123' })).toString(),
-    });
-    expect(done.status).toBe(303);
-    const back = done.headers.get('location')!;
+    const back = await replaceCardOnPortal(agent, first, '5555 5555 5555 4444');
     expect(back).toBe(`${kettle.baseUrl}/account?card=updated`);
-    await kettle.settled();
     const returned = await agent.get(pathOf(back));
     expect(returned.status).toBe(303);
 
@@ -521,7 +502,100 @@ describe('the card', () => {
     expect(page).toContain('Your new card is saved');
     expect(page.match(/data-testid="plan-card">Mastercard ending in 4444/g)).toHaveLength(2);
   });
+  it('a card update started elsewhere, or already taken back, moves no plan: /account?card=updated alone reads and writes nothing at Stripe', async () => {
+    // The plan pays with one card while its customer's default is another, as after a change made elsewhere.
+    const gift = await giveMonthly(kettle, campaign, 'cross-site@example.org', '10');
+    const checkoutCard = (await subscription(gift)).default_payment_method as string;
+    await kettle.emulator.advanceSubscription(gift.subscriptionId, { card: '5555 5555 5555 4444' });
+    await kettle.settled();
+    const planCard = (await subscription(gift)).default_payment_method as string;
+    await kettle.stripe.customers.update(gift.plan.stripeCustomerId!, { invoice_settings: { default_payment_method: checkoutCard } });
+    await kettle.settled();
+
+    // A link on another site sends the signed-in donor's browser to the portal's return address.
+    const agent = await signedInAgent(kettle, gift.donorId);
+    const events = kettle.emulator.events.length;
+    const res = await agent.get('/account?card=updated');
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe('/account');
+    expect((await subscription(gift)).default_payment_method).toBe(planCard);
+    expect(kettle.emulator.events.length).toBe(events);
+    expect((await agent.get('/account')).text).not.toContain('Your new card is saved');
+  });
+
+  it('back from the portal once: the return is used once, and a second visit moves nothing', async () => {
+    const gift = await giveMonthly(kettle, campaign, 'return-once@example.org', '10');
+    const agent = await signedInAgent(kettle, gift.donorId);
+    const back = await replaceCardOnPortal(agent, gift, '3782 822463 10005');
+    expect((await agent.get(pathOf(back))).status).toBe(303);
+    expect((await agent.get('/account')).text).toContain('Your new card is saved');
+    const newCard = (await subscription(gift)).default_payment_method as string;
+
+    // Later, the customer's default is another card (the old one); the portal's return address again does nothing.
+    const oldCard = (await kettle.stripe.paymentMethods.retrieve(gift.plan.stripePaymentMethodId!)).id;
+    await kettle.stripe.customers.update(gift.plan.stripeCustomerId!, { invoice_settings: { default_payment_method: oldCard } });
+    await kettle.settled();
+    const events = kettle.emulator.events.length;
+    expect((await agent.get(pathOf(back))).status).toBe(303);
+    expect((await subscription(gift)).default_payment_method).toBe(newCard);
+    expect(kettle.emulator.events.length).toBe(events);
+  });
+
+  it('a plan under another Stripe customer keeps its own card, and the page says so with its own button', async () => {
+    // Someone else gave under this email with their own card.
+    const { donorId, first: myPlan, second: theirPlan } = await twoCustomersOneEmail('shared-email@example.org');
+    expect(theirPlan.stripeCustomerId).not.toBe(myPlan.stripeCustomerId);
+    // Their customer's default is their first card; their plan now pays with a newer one.
+    await kettle.stripe.customers.update(theirPlan.stripeCustomerId!, { invoice_settings: { default_payment_method: theirPlan.stripePaymentMethodId! } });
+    await kettle.emulator.advanceSubscription(theirPlan.stripeSubscriptionId, { card: '5555 5555 5555 4444' });
+    await kettle.settled();
+    const theirCard = (await kettle.stripe.subscriptions.retrieve(theirPlan.stripeSubscriptionId)).default_payment_method;
+
+    const agent = await signedInAgent(kettle, donorId);
+    const gift = { donorId, plan: myPlan, subscriptionId: myPlan.stripeSubscriptionId };
+    const back = await replaceCardOnPortal(agent, gift, '3782 822463 10005');
+    expect((await agent.get(pathOf(back))).status).toBe(303);
+
+    expect((await kettle.stripe.subscriptions.retrieve(theirPlan.stripeSubscriptionId)).default_payment_method).toBe(theirCard);
+    const page = (await agent.get('/account')).text;
+    const section = (id: string) => page.slice(page.indexOf(`id="plan-${id}"`)).split('</section>')[0];
+    expect(section(myPlan.id)).toMatch(/data-testid="plan-card">American Express ending in 0005/);
+    expect(section(theirPlan.id)).toMatch(/data-testid="plan-card">Mastercard ending in 4444/);
+    expect(section(theirPlan.id)).toContain('different card from your other gifts');
+    expect(section(theirPlan.id)).toContain(`action="/account/recurring/${theirPlan.id}/card"`);
+  });
 });
+
+/**
+ * Two monthly plans under one email and two Stripe customers ($10 and $12): both Checkouts started
+ * before either was paid, as when someone else gives under the same address.
+ */
+async function twoCustomersOneEmail(email: string) {
+  const started = [
+    await startDonation(kettle, campaign, { email, amount: '10', frequency: 'monthly' }),
+    await startDonation(kettle, campaign, { email, amount: '12', frequency: 'monthly' }),
+  ];
+  for (const { sessionId } of started) await kettle.emulator.pay(sessionId, { number: CARDS.visa });
+  await kettle.settled();
+  const donorId = await donorIdOf(kettle, email);
+  const plans = await kettle.dataSource.getRepository(RecurringGift).findBy({ donorId });
+  return { donorId, plans, first: plans.find((p) => p.amount === 1000)!, second: plans.find((p) => p.amount === 1200)! };
+}
+
+/** Presses the plan's "Update card", replaces the card on the portal's page; where the portal sends the browser back. */
+async function replaceCardOnPortal(agent: Agent, gift: MonthlyGift, number: string): Promise<string> {
+  const portalUrl = (await sendPlanForm(agent, gift, 'card')).headers.location;
+  const form = cardForm(await (await fetch(portalUrl)).text());
+  const done = await fetch(new URL(form.action, portalUrl), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form.fields({ number, exp: '12 / 34', cvc: '123' })).toString(),
+  });
+  if (done.status !== 303) throw new Error(`the portal answered ${done.status}`);
+  await kettle.settled();
+  return done.headers.get('location')!;
+}
 
 /** The portal's card form (a payment_method_update session opens on it): its action, and its fields filled in as a person would. */
 function cardForm(html: string): { action: string; fields: (card: { number: string; exp: string; cvc: string }) => Record<string, string> } {

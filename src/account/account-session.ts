@@ -1,10 +1,17 @@
 import type { Request, RequestHandler, Response } from 'express';
+import type { CardUpdate } from '../donations/plan-actions.service';
 import { regenerateSession } from '../web/sessions';
 
 declare module 'express-session' {
   interface SessionData {
     /** One message for the next account page ("Your gift is paused until …"), shown once. */
     flash?: string;
+    /**
+     * The card update this session started on Stripe's billing portal: only a donor coming back
+     * from it moves plans to the new card, once (a link elsewhere to the portal's return address
+     * does nothing).
+     */
+    cardUpdate?: CardUpdate;
   }
 }
 
@@ -50,6 +57,13 @@ export const requireDonor: RequestHandler = (req, res, next) => {
 
 export function setFlash(req: Request, message: string): void {
   req.session.flash = message;
+}
+
+/** The card update this session started, once: taking it forgets it. */
+export function takeCardUpdate(req: Request): CardUpdate | null {
+  const update = req.session.cardUpdate ?? null;
+  if (update) delete req.session.cardUpdate;
+  return update;
 }
 
 export function takeFlash(req: Request): string | null {

@@ -29,8 +29,20 @@ export type PlanActionOutcome =
   | { kind: 'refused'; message: string }
   | { kind: 'provider_failed'; message: string };
 
+/**
+ * A card update the donor started on the billing portal: the customer, and the cards it replaces
+ * (the customer's default and the plan's card when the donor left for the portal). Kept in the
+ * donor's session until they come back.
+ */
+export interface CardUpdate {
+  /** Random: names this update's writes at Stripe. */
+  id: string;
+  customerId: string;
+  replacing: string[];
+}
+
 export type CardUpdateOutcome =
-  | { kind: 'redirect'; url: string }
+  | { kind: 'redirect'; url: string; update: CardUpdate }
   | { kind: 'refused'; message: string }
   | { kind: 'provider_failed'; message: string };
 
@@ -109,54 +121,77 @@ export class PlanActionsService {
     return this.dataSource.getRepository(RecurringGift).findOneByOrFail({ id: plan.id });
   }
 
-  /** A Stripe billing portal page where the donor replaces the card of this plan's customer. */
+  /**
+   * A Stripe billing portal page where the donor replaces the card of this plan's customer, and
+   * the update it starts (for useNewCard when the donor is back).
+   */
   async cardUpdateUrl(plan: RecurringGift, formNonce: string | null): Promise<CardUpdateOutcome> {
     if (ENDED_STATUSES.has(plan.status)) return { kind: 'refused', message: ENDED_MESSAGE };
-    if (!plan.stripeCustomerId) return { kind: 'refused', message: DECLINED_MESSAGE };
+    const customerId = plan.stripeCustomerId;
+    if (!customerId) return { kind: 'refused', message: DECLINED_MESSAGE };
     try {
+      const [customer, sub] = await Promise.all([
+        this.stripe.customers.retrieve(customerId),
+        this.stripe.subscriptions.retrieve(plan.stripeSubscriptionId),
+      ]);
+      const replacing = [customer.deleted ? null : idOf(customer.invoice_settings?.default_payment_method), idOf(sub.default_payment_method)]
+        .filter((card): card is string => card !== null);
       const session = await this.stripe.billingPortal.sessions.create({
-        customer: plan.stripeCustomerId,
+        customer: customerId,
         return_url: `${this.baseUrl}/account`,
         flow_data: {
           type: 'payment_method_update',
           after_completion: { type: 'redirect', redirect: { return_url: `${this.baseUrl}/account?card=updated` } },
         },
       }, { idempotencyKey: requestKey(plan.id, { action: 'card' }, formNonce) });
-      return { kind: 'redirect', url: session.url };
+      return { kind: 'redirect', url: session.url, update: { id: randomUUID(), customerId, replacing: [...new Set(replacing)] } };
     } catch (err) {
       return this.providerFailed(err, plan, 'card');
     }
   }
 
   /**
-   * Makes each of the donor's plans use its customer's default card (set by the billing portal),
-   * and stores every plan's card as Stripe now has it. A card belongs to one Stripe customer, so
-   * plans under another customer keep theirs. Returns how many plans could not be checked.
+   * Back from the portal: the donor's plans under that customer that paid with a card it
+   * replaced, or with none, or with one no longer attached to the customer, take the customer's
+   * new default card. A plan on another card (someone who gave under this email with their own)
+   * keeps it, and so does every plan under another customer. Each plan is stored as Stripe then
+   * has it. Returns how many plans could not be checked.
    */
-  async useDefaultCardOnAllPlans(donorId: string): Promise<{ failed: number }> {
-    const plans = (await this.dataSource.getRepository(RecurringGift).findBy({ donorId }))
-      .filter((plan) => !ENDED_STATUSES.has(plan.status) && plan.stripeCustomerId);
+  async useNewCard(donorId: string, update: CardUpdate): Promise<{ failed: number }> {
+    const plans = (await this.dataSource.getRepository(RecurringGift).findBy({ donorId, stripeCustomerId: update.customerId }))
+      .filter((plan) => !ENDED_STATUSES.has(plan.status));
+    let card: string | null;
+    try {
+      const customer = await this.stripe.customers.retrieve(update.customerId);
+      card = customer.deleted ? null : idOf(customer.invoice_settings?.default_payment_method);
+    } catch (err) {
+      this.cardNotChecked(err, update.customerId);
+      return { failed: plans.length };
+    }
     let failed = 0;
-    for (const customerId of new Set(plans.map((plan) => plan.stripeCustomerId!))) {
+    for (const plan of plans) {
       try {
-        const customer = await this.stripe.customers.retrieve(customerId);
-        const card = customer.deleted ? null : idOf(customer.invoice_settings?.default_payment_method);
-        for (const plan of plans.filter((p) => p.stripeCustomerId === customerId)) {
-          let sub = await this.stripe.subscriptions.retrieve(plan.stripeSubscriptionId, { expand: WITH_CARD });
-          const current = idOf(sub.default_payment_method);
-          if (card && current !== card && !ENDED_STATUSES.has(sub.status)) {
-            sub = await this.stripe.subscriptions.update(sub.id, { default_payment_method: card, expand: WITH_CARD },
-              { idempotencyKey: `kettle-plan-${plan.id}-card-${current ?? 'none'}-${card}` });
-          }
-          await this.dataSource.transaction((tx) => applySubscriptionState(tx, plan, sub, new Date()));
+        const readAt = new Date();
+        const sub = await this.stripe.subscriptions.retrieve(plan.stripeSubscriptionId, { expand: WITH_CARD });
+        const current = typeof sub.default_payment_method === 'object' ? sub.default_payment_method : null;
+        const replaced = !current || update.replacing.includes(current.id) || idOf(current.customer) !== update.customerId;
+        if (card && current?.id !== card && replaced && !ENDED_STATUSES.has(sub.status)) {
+          await this.stripe.subscriptions.update(sub.id, { default_payment_method: card }, { idempotencyKey: `kettle-plan-${plan.id}-card-${update.id}` });
+          await this.storeCurrentState(plan);
+        } else {
+          await this.dataSource.transaction((tx) => applySubscriptionState(tx, plan, sub, readAt));
         }
       } catch (err) {
-        if (!(err instanceof Stripe.errors.StripeError)) throw err;
-        failed += plans.filter((p) => p.stripeCustomerId === customerId).length;
-        this.logger.warn({ customer: customerId, stripeError: stripeErrorFields(err) }, 'could not align the card of a donor\'s plans');
+        this.cardNotChecked(err, update.customerId);
+        failed += 1;
       }
     }
     return { failed };
+  }
+
+  private cardNotChecked(err: unknown, customerId: string): void {
+    if (!(err instanceof Stripe.errors.StripeError)) throw err;
+    this.logger.warn({ customer: customerId, stripeError: stripeErrorFields(err) }, 'could not align the card of a donor\'s plans');
   }
 
   private async send(subscriptionId: string, change: PlanChange, idempotencyKey: string): Promise<Stripe.Response<Stripe.Subscription>> {
