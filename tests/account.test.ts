@@ -261,6 +261,41 @@ describe('whose gifts a link opens', () => {
   });
 });
 
+describe('how long a session lasts', () => {
+  const MINUTE = 60_000;
+  /** The session id a response's account cookie carries, and when the cookie expires. */
+  function cookieOf(res: { headers: Record<string, unknown> }) {
+    const header = ([] as string[]).concat((res.headers['set-cookie'] as string[] | undefined) ?? []).find((c) => c.startsWith('kettle_account='))!;
+    const value = decodeURIComponent(/^kettle_account=([^;]*)/.exec(header)![1]);
+    return { sid: value.slice(2).split('.')[0], expires: new Date(/Expires=([^;]+)/i.exec(header)![1]).getTime() };
+  }
+  const rowExpiry = async (sid: string) => ((await kettle.dataSource.query(`SELECT expire FROM web_sessions WHERE sid = $1`, [sid]))[0].expire as Date).getTime();
+
+  it('before signing in (only a form\'s token): 30 minutes, so anonymous visits leave rows the daily purge soon removes', async () => {
+    const before = Date.now();
+    const page = await request(kettle.app).get('/account/sign-in');
+    const { sid, expires } = cookieOf(page);
+    for (const at of [expires, await rowExpiry(sid)]) {
+      expect(at - before).toBeGreaterThanOrEqual(29 * MINUTE);
+      expect(at - before).toBeLessThanOrEqual(31 * MINUTE);
+    }
+  });
+
+  it('signed in: 2 hours without a request, renewed by each one', async () => {
+    const agent = request.agent(kettle.app);
+    const before = Date.now();
+    const signIn = await pressLinkButton(agent, accountLinks(kettle).manageUrl(monthly.donorId));
+    const { sid, expires } = cookieOf(signIn);
+    for (const at of [expires, await rowExpiry(sid)]) {
+      expect(at - before).toBeGreaterThanOrEqual(119 * MINUTE);
+      expect(at - before).toBeLessThanOrEqual(121 * MINUTE);
+    }
+    const later = cookieOf(await agent.get('/account'));
+    expect(later.sid).toBe(sid);
+    expect(later.expires - before).toBeGreaterThanOrEqual(119 * MINUTE);
+  });
+});
+
 describe('the account pages', () => {
   it('send anyone without a session to sign in, for pages and forms alike', async () => {
     for (const path of ['/account', `/account/recurring/${monthly.plan.id}/card`]) {

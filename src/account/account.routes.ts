@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import type { PlanActionsService } from '../donations/plan-actions.service';
 import { csrfProtection, destroySession, sessionMiddleware } from '../web/sessions';
-import { ACCOUNT_COOKIE, ACCOUNT_IDLE_TIMEOUT_MS, noStore, redirectAfterSave, requireDonor, setFlash, signedInDonorId, takeCardUpdate } from './account-session';
+import { ACCOUNT_COOKIE, noStore, PRE_SIGN_IN_IDLE_TIMEOUT_MS, redirectAfterSave, requireDonor, setFlash, signedInDonorId, takeCardUpdate } from './account-session';
 import { renderAccountPage } from './account-views';
 import { planRoutes } from './plan.routes';
 import { signInRoutes } from './sign-in.routes';
@@ -28,7 +28,8 @@ export interface AccountRoutesDeps {
 export function accountRoutes(deps: AccountRoutesDeps): Router {
   const { dataSource, planActions } = deps;
   const router = Router();
-  router.use(sessionMiddleware(deps.pool, { cookieName: ACCOUNT_COOKIE, idleTimeoutMs: ACCOUNT_IDLE_TIMEOUT_MS, secret: deps.sessionSecret, secure: deps.secureCookies }));
+  // Sessions start short (before signing in); signInDonor gives the signed-in one its own idle time.
+  router.use(sessionMiddleware(deps.pool, { cookieName: ACCOUNT_COOKIE, idleTimeoutMs: PRE_SIGN_IN_IDLE_TIMEOUT_MS, secret: deps.sessionSecret, secure: deps.secureCookies }));
   router.use(noStore);
   router.use(signInRoutes(deps.signIn));
 
