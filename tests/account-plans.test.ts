@@ -19,6 +19,13 @@ afterAll(() => kettle?.close());
 
 const LONG_DATE = new Intl.DateTimeFormat('en-US', { dateStyle: 'long', timeZone: 'UTC' });
 const day = (unixSeconds: number) => LONG_DATE.format(new Date(unixSeconds * 1000));
+/** Unix seconds `months` calendar months on, at the same time of day (on the month's last day when it is shorter). */
+function monthsAfter(unixSeconds: number, months: number): number {
+  const from = new Date(unixSeconds * 1000);
+  const lastDay = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth() + months + 1, 0)).getUTCDate();
+  return Date.UTC(from.getUTCFullYear(), from.getUTCMonth() + months, Math.min(from.getUTCDate(), lastDay),
+    from.getUTCHours(), from.getUTCMinutes(), from.getUTCSeconds()) / 1000;
+}
 
 const subscription = (gift: MonthlyGift) => kettle.stripe.subscriptions.retrieve(gift.subscriptionId);
 const planRow = (gift: MonthlyGift) => kettle.dataSource.getRepository(RecurringGift).findOneByOrFail({ id: gift.plan.id });
@@ -42,7 +49,18 @@ async function accountAfter(agent: Agent, gift: MonthlyGift) {
     flash: /data-testid="flash">([^<]*)</.exec(page.text)?.[1].replace(/&quot;/g, '"').replace(/&#x27;/g, "'") ?? null,
     status: /data-testid="plan-status">([^<]*)</.exec(plan)?.[1] ?? null,
     heading: /<h3[^>]*>([^<]*)</.exec(plan)?.[1].replace(/&middot;|·/g, '·') ?? null,
+    /** The frequency form's line ("Switch to annual: $120.00 a year from …") and its amount field. */
+    switchLine: /data-testid="plan-switch">([^<]*)</.exec(plan)?.[1] ?? null,
+    switchAmount: /id="frequency-amount-[^"]+" name="amount"[^>]*value="([^"]*)"/.exec(plan)?.[1] ?? null,
   };
+}
+
+/** Gives annually through the donate form, as giveMonthly does monthly. */
+async function giveAnnual(email: string, amount: string): Promise<MonthlyGift> {
+  const started = await donateAndPay(kettle, campaign, { email, amount, frequency: 'annual' });
+  const session = await kettle.stripe.checkout.sessions.retrieve(started.sessionId);
+  const plan = await kettle.dataSource.getRepository(RecurringGift).findOneByOrFail({ stripeSubscriptionId: session.subscription as string });
+  return { donorId: plan.donorId!, plan, subscriptionId: plan.stripeSubscriptionId };
 }
 
 /** Renews the plan now (the emulator's test control), and waits until Kettle has counted what it charged. */
@@ -173,23 +191,62 @@ describe('changing a plan', () => {
     expect(await subscription(gift)).toEqual(before);
   });
 
-  it('pauses: the renewals while paused charge nothing, and after resuming they charge again', async () => {
-    const gift = await giveMonthly(kettle, campaign, 'pause@example.org', '10');
+  it('pauses for one gift: the next renewal is voided, the one after is charged', async () => {
+    const gift = await giveMonthly(kettle, campaign, 'pause-1@example.org', '10');
     const agent = await signedInAgent(kettle, gift.donorId);
-    expect((await sendPlanForm(agent, gift, 'pause', { months: '2' })).status).toBe(303);
-    // Two months from the start of today (UTC), on the month's last day when it is shorter.
-    const today = new Date();
-    const lastDay = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() + 3, 0)).getUTCDate();
-    const resumesAt = Date.UTC(today.getUTCFullYear(), today.getUTCMonth() + 2, Math.min(today.getUTCDate(), lastDay)) / 1000;
-    const paused = (await subscription(gift)).pause_collection!;
-    expect(paused).toEqual({ behavior: 'void', resumes_at: resumesAt });
+    const periodEnd = (await subscription(gift)).items.data[0].current_period_end;
+    expect((await accountAfter(agent, gift)).html).toContain(`Pause this gift: skip your next monthly gifts, from the one on ${day(periodEnd)}`);
+
+    expect((await sendPlanForm(agent, gift, 'pause', { months: '1' })).status).toBe(303);
+    // The next renewal's own time, a month on: the renewal then is the first one charged again.
+    const resumesAt = monthsAfter(periodEnd, 1);
+    expect((await subscription(gift)).pause_collection).toEqual({ behavior: 'void', resumes_at: resumesAt });
     const view = await accountAfter(agent, gift);
-    expect(view.status).toBe(`Paused until ${day(paused.resumes_at!)}`);
-    expect(view.flash).toContain(`Your gift is paused until ${day(paused.resumes_at!)}`);
+    expect(view.status).toBe(`Paused until ${day(resumesAt)}`);
+    expect(view.flash).toBe(`Your gift is paused: the monthly gift on ${day(periodEnd)} is skipped, and giving starts again on ${day(resumesAt)}. Nothing is charged until then.`);
 
     expect((await renew(gift)).status).toBe('void');
     expect(await giftsCharged(gift)).toEqual([1000]);
+    expect((await renew(gift)).status).toBe('paid');
+    expect(await giftsCharged(gift)).toEqual([1000, 1000]);
+  });
 
+  it('pauses for two gifts: two renewals are voided, the third is charged', async () => {
+    const gift = await giveMonthly(kettle, campaign, 'pause-2@example.org', '10');
+    const agent = await signedInAgent(kettle, gift.donorId);
+    const periodEnd = (await subscription(gift)).items.data[0].current_period_end;
+    expect((await sendPlanForm(agent, gift, 'pause', { months: '2' })).status).toBe(303);
+    expect((await accountAfter(agent, gift)).flash).toBe(
+      `Your gift is paused: the monthly gifts on ${day(periodEnd)} and ${day(monthsAfter(periodEnd, 1))} are skipped, and giving starts again on ${day(monthsAfter(periodEnd, 2))}. Nothing is charged until then.`);
+
+    expect((await renew(gift)).status).toBe('void');
+    expect((await renew(gift)).status).toBe('void');
+    expect(await giftsCharged(gift)).toEqual([1000]);
+    expect((await renew(gift)).status).toBe('paid');
+    expect(await giftsCharged(gift)).toEqual([1000, 1000]);
+    expect((await accountAfter(agent, gift)).status).toBe('Active');
+  });
+
+  it('an annual plan is offered to skip its next yearly gift, and skips exactly that one', async () => {
+    const gift = await giveAnnual('pause-annual@example.org', '120');
+    const agent = await signedInAgent(kettle, gift.donorId);
+    const periodEnd = (await subscription(gift)).items.data[0].current_period_end;
+    const page = (await accountAfter(agent, gift)).html;
+    expect(page).toContain(`Skip the next yearly gift (on ${day(periodEnd)}): giving starts again on ${day(monthsAfter(periodEnd, 12))}.`);
+    expect(page).not.toContain(`id="months-2-${gift.plan.id}"`);
+
+    expect((await sendPlanForm(agent, gift, 'pause', { months: '1' })).status).toBe(303);
+    expect((await accountAfter(agent, gift)).flash).toBe(
+      `Your gift is paused: the yearly gift on ${day(periodEnd)} is skipped, and giving starts again on ${day(monthsAfter(periodEnd, 12))}. Nothing is charged until then.`);
+    expect((await renew(gift)).status).toBe('void');
+    expect((await renew(gift)).status).toBe('paid');
+    expect(await giftsCharged(gift)).toEqual([12000, 12000]);
+  });
+
+  it('resumes a pause at once: the next renewal is charged', async () => {
+    const gift = await giveMonthly(kettle, campaign, 'pause-resume@example.org', '10');
+    const agent = await signedInAgent(kettle, gift.donorId);
+    expect((await sendPlanForm(agent, gift, 'pause', { months: '3' })).status).toBe(303);
     expect((await sendPlanForm(agent, gift, 'resume')).status).toBe(303);
     expect((await subscription(gift)).pause_collection).toBeNull();
     expect((await accountAfter(agent, gift)).status).toBe('Active');
@@ -233,24 +290,72 @@ describe('changing a plan', () => {
     expect(kettle.emulator.events.length).toBe(events);
   });
 
-  it('changes how often from the next charge, charging nothing now', async () => {
+  it('switches monthly to annual from the next charge, charging nothing now, at twelve times the monthly gift', async () => {
     const gift = await giveMonthly(kettle, campaign, 'frequency@example.org', '10');
     const agent = await signedInAgent(kettle, gift.donorId);
     const periodEnd = (await subscription(gift)).items.data[0].current_period_end;
+    // The form shows what the donor will pay, and from when, before they press it.
+    const before = await accountAfter(agent, gift);
+    expect(before.switchLine).toBe(`Switch to annual: $120.00 a year from ${day(periodEnd)}`);
+    expect(before.switchAmount).toBe('120');
 
     expect((await sendPlanForm(agent, gift, 'frequency', { frequency: 'annual' })).status).toBe(303);
     const sub = await subscription(gift);
     expect(sub.items.data[0].price.recurring).toMatchObject({ interval: 'year', interval_count: 1 });
-    expect(sub.items.data[0].price.unit_amount).toBe(1000);
+    expect(sub.items.data[0].price.unit_amount).toBe(12000);
     // Stripe starts the trial with a $0 invoice: nothing is charged, nothing counted.
     expect((await invoicesOf(gift)).filter((invoice) => invoice.amount_paid > 0)).toHaveLength(1);
     await kettle.settled();
     expect(await giftsCharged(gift)).toEqual([1000]);
     const view = await accountAfter(agent, gift);
-    expect(view.heading).toMatch(/^\$10 every year/);
-    expect(view.flash).toContain('Nothing is charged today');
-    expect(view.flash).toContain(`Your next gift of $10 is on ${day(periodEnd)}.`);
-    expect((await planRow(gift)).interval).toBe('year');
+    expect(view.heading).toMatch(/^\$120 every year/);
+    expect(view.flash).toBe(`Your gift is now annual: $120 a year, from your next gift on ${day(periodEnd)}. Nothing is charged today.`);
+    expect(view.switchLine).toBe(`Switch to monthly: $10.00 a month from ${day(periodEnd)}`);
+    expect(await planRow(gift)).toMatchObject({ interval: 'year', amount: 12000 });
+  });
+
+  it('switches annual to monthly at a twelfth of the yearly gift, rounded half up to the cent', async () => {
+    const gift = await giveAnnual('to-monthly@example.org', '1200');
+    const agent = await signedInAgent(kettle, gift.donorId);
+    expect((await accountAfter(agent, gift)).switchLine).toMatch(/^Switch to monthly: \$100\.00 a month from /);
+    expect((await sendPlanForm(agent, gift, 'frequency', { frequency: 'monthly' })).status).toBe(303);
+    expect((await subscription(gift)).items.data[0].price).toMatchObject({ unit_amount: 10000, recurring: { interval: 'month' } });
+    expect((await accountAfter(agent, gift)).flash).toMatch(/^Your gift is now monthly: \$100 a month, from your next gift on /);
+
+    const odd = await giveAnnual('to-monthly-odd@example.org', '12.06');
+    const oddAgent = await signedInAgent(kettle, odd.donorId);
+    expect((await accountAfter(oddAgent, odd)).switchAmount).toBe('1.01');
+    expect((await sendPlanForm(oddAgent, odd, 'frequency', { frequency: 'monthly' })).status).toBe(303);
+    expect((await subscription(odd)).items.data[0].price.unit_amount).toBe(101);
+  });
+
+  it('switches at the amount the donor typed instead, with the amount form\'s limits', async () => {
+    const gift = await giveMonthly(kettle, campaign, 'frequency-typed@example.org', '10');
+    const agent = await signedInAgent(kettle, gift.donorId);
+    const events = kettle.emulator.events.length;
+    const refused = await sendPlanForm(agent, gift, 'frequency', { frequency: 'annual', amount: '0.50' });
+    expect(refused.status).toBe(400);
+    const field = refused.text.slice(refused.text.indexOf(`id="frequency-amount-${gift.plan.id}"`));
+    expect(field).toMatch(/^id="frequency-amount-[^"]+" name="amount"[^>]*value="0.50" aria-invalid="true"/);
+    expect(field).toContain(`<p class="field-error" id="frequency-amount-error-${gift.plan.id}">The smallest gift we can accept is $1.`);
+    expect(kettle.emulator.events.length).toBe(events);
+
+    expect((await sendPlanForm(agent, gift, 'frequency', { frequency: 'annual', amount: '100' })).status).toBe(303);
+    expect((await subscription(gift)).items.data[0].price).toMatchObject({ unit_amount: 10000, recurring: { interval: 'year' } });
+  });
+
+  it('refuses beside the field a switch whose same-yearly-total amount is below the smallest gift, sending nothing', async () => {
+    const gift = await giveAnnual('to-monthly-small@example.org', '5');
+    const agent = await signedInAgent(kettle, gift.donorId);
+    const before = await subscription(gift);
+    const events = kettle.emulator.events.length;
+    const res = await sendPlanForm(agent, gift, 'frequency', { frequency: 'monthly' });
+    expect(res.status).toBe(400);
+    const field = res.text.slice(res.text.indexOf(`id="frequency-amount-${gift.plan.id}"`));
+    expect(field).toMatch(/^id="frequency-amount-[^"]+" name="amount"[^>]*value="0.42" aria-invalid="true"/);
+    expect(field).toContain('$0.42 a month would give the same each year, but the smallest gift we can accept is $1. Enter the amount for each gift.');
+    expect(kettle.emulator.events.length).toBe(events);
+    expect(await subscription(gift)).toEqual(before);
   });
 
   it('asks Stripe to keep the paid period running until the next charge when the interval changes (trial_end)', async () => {
@@ -269,10 +374,30 @@ describe('changing a plan', () => {
     expect(renewed.status).toBe('active');
     expect(renewed.items.data[0].current_period_start).toBe(periodEnd);
     expect(renewed.items.data[0].current_period_end - periodEnd).toBeGreaterThanOrEqual(365 * 86_400);
-    expect(await giftsCharged(gift)).toEqual([1000, 1000]);
+    expect(await giftsCharged(gift)).toEqual([1000, 12000]);
     const frequencies = await kettle.dataSource.query(
       `SELECT frequency FROM ledger_entries WHERE stripe_subscription_id = $1 AND kind = 'gift' ORDER BY occurred_at, renewal`, [gift.plan.stripeSubscriptionId]);
     expect(frequencies.map((r: { frequency: string }) => r.frequency)).toEqual(['monthly', 'annual']);
+  });
+
+  it('an old page sent again (its request replayed by Stripe) changes nothing, and Kettle keeps what Stripe has now', async () => {
+    const gift = await giveMonthly(kettle, campaign, 'stale@example.org', '10');
+    const agent = await signedInAgent(kettle, gift.donorId);
+    const pageA = await accountForms(agent);
+    const cancelOnPageA = () => agent.post(`/account/recurring/${gift.plan.id}/cancel`).type('form').send({ _csrf: pageA._csrf, nonce: pageA.nonce });
+    expect((await cancelOnPageA()).status).toBe(303);
+    expect((await sendPlanForm(agent, gift, 'resume')).status).toBe(303);
+    expect((await subscription(gift)).cancel_at_period_end).toBe(false);
+
+    // Back on page A, Cancel again: the same idempotency key, so Stripe answers with its first reply.
+    const again = await cancelOnPageA();
+    expect(again.status).toBe(303);
+    expect((await subscription(gift)).cancel_at_period_end).toBe(false);
+    await kettle.settled();
+    expect((await planRow(gift)).cancelAtPeriodEnd).toBe(false);
+    const view = await accountAfter(agent, gift);
+    expect(view.flash).toBe('This page was out of date, so nothing changed. Here is your gift as it is now.');
+    expect(view.status).toBe('Active');
   });
 
   it('makes one change at Stripe however often the same form is sent (double click)', async () => {
@@ -285,6 +410,8 @@ describe('changing a plan', () => {
     expect(answers.map((r) => r.status)).toEqual([303, 303]);
     const updates = kettle.emulator.events.slice(events).filter((e) => e.type === 'customer.subscription.updated');
     expect(updates).toHaveLength(1);
+    // The second answer is Stripe's replay of the first, and what it asked for is done: no "out of date" message.
+    expect((await accountAfter(agent, gift)).flash).toMatch(/^Your gift is paused: the monthly gift on /);
   });
 
   it('says in words that Stripe did not make the change, and never answers 500', async () => {
@@ -344,15 +471,7 @@ describe('the card', () => {
   });
 
   it('says which plan is paid with a different card, each with its own "Update card" button', async () => {
-    // Two Checkouts started before either was paid: two Stripe customers, as before Kettle reused them.
-    const a = await startDonation(kettle, campaign, { email: 'two-cards@example.org', amount: '10', frequency: 'monthly' });
-    const b = await startDonation(kettle, campaign, { email: 'two-cards@example.org', amount: '12', frequency: 'monthly' });
-    await kettle.emulator.pay(a.sessionId, { number: CARDS.visa });
-    await kettle.emulator.pay(b.sessionId, { number: CARDS.visa });
-    await kettle.settled();
-    const donorId = await donorIdOf(kettle, 'two-cards@example.org');
-    const plans = await kettle.dataSource.getRepository(RecurringGift).findBy({ donorId });
-    const subB = plans.find((p) => p.amount === 1200)!;
+    const { donorId, plans, second: subB } = await twoCustomersOneEmail('two-cards@example.org');
     await kettle.emulator.advanceSubscription(subB.stripeSubscriptionId, { card: '5555 5555 5555 4444' });
     await kettle.settled();
 
@@ -370,19 +489,8 @@ describe('the card', () => {
     const first = await giveMonthly(kettle, campaign, 'new-card@example.org', '10');
     const second = await giveMonthly(kettle, campaign, 'new-card@example.org', '20');
     const agent = await signedInAgent(kettle, first.donorId);
-    const portalUrl = (await sendPlanForm(agent, first, 'card')).headers.location;
-    const portal = await (await fetch(portalUrl)).text();
-    const form = cardForm(portal);
-    const done = await fetch(new URL(form.action, portalUrl), {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(form.fields({ number: '5555 5555 5555 4444', exp: '12 / 34', cvc: '123' })).toString(),
-    });
-    expect(done.status).toBe(303);
-    const back = done.headers.get('location')!;
+    const back = await replaceCardOnPortal(agent, first, '5555 5555 5555 4444');
     expect(back).toBe(`${kettle.baseUrl}/account?card=updated`);
-    await kettle.settled();
     const returned = await agent.get(pathOf(back));
     expect(returned.status).toBe(303);
 
@@ -394,7 +502,100 @@ describe('the card', () => {
     expect(page).toContain('Your new card is saved');
     expect(page.match(/data-testid="plan-card">Mastercard ending in 4444/g)).toHaveLength(2);
   });
+  it('a card update started elsewhere, or already taken back, moves no plan: /account?card=updated alone reads and writes nothing at Stripe', async () => {
+    // The plan pays with one card while its customer's default is another, as after a change made elsewhere.
+    const gift = await giveMonthly(kettle, campaign, 'cross-site@example.org', '10');
+    const checkoutCard = (await subscription(gift)).default_payment_method as string;
+    await kettle.emulator.advanceSubscription(gift.subscriptionId, { card: '5555 5555 5555 4444' });
+    await kettle.settled();
+    const planCard = (await subscription(gift)).default_payment_method as string;
+    await kettle.stripe.customers.update(gift.plan.stripeCustomerId!, { invoice_settings: { default_payment_method: checkoutCard } });
+    await kettle.settled();
+
+    // A link on another site sends the signed-in donor's browser to the portal's return address.
+    const agent = await signedInAgent(kettle, gift.donorId);
+    const events = kettle.emulator.events.length;
+    const res = await agent.get('/account?card=updated');
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe('/account');
+    expect((await subscription(gift)).default_payment_method).toBe(planCard);
+    expect(kettle.emulator.events.length).toBe(events);
+    expect((await agent.get('/account')).text).not.toContain('Your new card is saved');
+  });
+
+  it('back from the portal once: the return is used once, and a second visit moves nothing', async () => {
+    const gift = await giveMonthly(kettle, campaign, 'return-once@example.org', '10');
+    const agent = await signedInAgent(kettle, gift.donorId);
+    const back = await replaceCardOnPortal(agent, gift, '3782 822463 10005');
+    expect((await agent.get(pathOf(back))).status).toBe(303);
+    expect((await agent.get('/account')).text).toContain('Your new card is saved');
+    const newCard = (await subscription(gift)).default_payment_method as string;
+
+    // Later, the customer's default is another card (the old one); the portal's return address again does nothing.
+    const oldCard = (await kettle.stripe.paymentMethods.retrieve(gift.plan.stripePaymentMethodId!)).id;
+    await kettle.stripe.customers.update(gift.plan.stripeCustomerId!, { invoice_settings: { default_payment_method: oldCard } });
+    await kettle.settled();
+    const events = kettle.emulator.events.length;
+    expect((await agent.get(pathOf(back))).status).toBe(303);
+    expect((await subscription(gift)).default_payment_method).toBe(newCard);
+    expect(kettle.emulator.events.length).toBe(events);
+  });
+
+  it('a plan under another Stripe customer keeps its own card, and the page says so with its own button', async () => {
+    // Someone else gave under this email with their own card.
+    const { donorId, first: myPlan, second: theirPlan } = await twoCustomersOneEmail('shared-email@example.org');
+    expect(theirPlan.stripeCustomerId).not.toBe(myPlan.stripeCustomerId);
+    // Their customer's default is their first card; their plan now pays with a newer one.
+    await kettle.stripe.customers.update(theirPlan.stripeCustomerId!, { invoice_settings: { default_payment_method: theirPlan.stripePaymentMethodId! } });
+    await kettle.emulator.advanceSubscription(theirPlan.stripeSubscriptionId, { card: '5555 5555 5555 4444' });
+    await kettle.settled();
+    const theirCard = (await kettle.stripe.subscriptions.retrieve(theirPlan.stripeSubscriptionId)).default_payment_method;
+
+    const agent = await signedInAgent(kettle, donorId);
+    const gift = { donorId, plan: myPlan, subscriptionId: myPlan.stripeSubscriptionId };
+    const back = await replaceCardOnPortal(agent, gift, '3782 822463 10005');
+    expect((await agent.get(pathOf(back))).status).toBe(303);
+
+    expect((await kettle.stripe.subscriptions.retrieve(theirPlan.stripeSubscriptionId)).default_payment_method).toBe(theirCard);
+    const page = (await agent.get('/account')).text;
+    const section = (id: string) => page.slice(page.indexOf(`id="plan-${id}"`)).split('</section>')[0];
+    expect(section(myPlan.id)).toMatch(/data-testid="plan-card">American Express ending in 0005/);
+    expect(section(theirPlan.id)).toMatch(/data-testid="plan-card">Mastercard ending in 4444/);
+    expect(section(theirPlan.id)).toContain('different card from your other gifts');
+    expect(section(theirPlan.id)).toContain(`action="/account/recurring/${theirPlan.id}/card"`);
+  });
 });
+
+/**
+ * Two monthly plans under one email and two Stripe customers ($10 and $12): both Checkouts started
+ * before either was paid, as when someone else gives under the same address.
+ */
+async function twoCustomersOneEmail(email: string) {
+  const started = [
+    await startDonation(kettle, campaign, { email, amount: '10', frequency: 'monthly' }),
+    await startDonation(kettle, campaign, { email, amount: '12', frequency: 'monthly' }),
+  ];
+  for (const { sessionId } of started) await kettle.emulator.pay(sessionId, { number: CARDS.visa });
+  await kettle.settled();
+  const donorId = await donorIdOf(kettle, email);
+  const plans = await kettle.dataSource.getRepository(RecurringGift).findBy({ donorId });
+  return { donorId, plans, first: plans.find((p) => p.amount === 1000)!, second: plans.find((p) => p.amount === 1200)! };
+}
+
+/** Presses the plan's "Update card", replaces the card on the portal's page; where the portal sends the browser back. */
+async function replaceCardOnPortal(agent: Agent, gift: MonthlyGift, number: string): Promise<string> {
+  const portalUrl = (await sendPlanForm(agent, gift, 'card')).headers.location;
+  const form = cardForm(await (await fetch(portalUrl)).text());
+  const done = await fetch(new URL(form.action, portalUrl), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form.fields({ number, exp: '12 / 34', cvc: '123' })).toString(),
+  });
+  if (done.status !== 303) throw new Error(`the portal answered ${done.status}`);
+  await kettle.settled();
+  return done.headers.get('location')!;
+}
 
 /** The portal's card form (a payment_method_update session opens on it): its action, and its fields filled in as a person would. */
 function cardForm(html: string): { action: string; fields: (card: { number: string; exp: string; cvc: string }) => Record<string, string> } {

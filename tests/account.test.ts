@@ -216,6 +216,86 @@ describe('asking for a sign-in link without a receipt at hand', () => {
   });
 });
 
+describe('whose gifts a link opens', () => {
+  const buttonOf = (html: string) => /<button type="submit"[^>]*>([^<]*)<\/button>/.exec(html)![1].replace(/&#x27;/g, "'");
+  /** The page's words, without tags. */
+  const textOf = (html: string) => html.replace(/<[^>]+>/g, '');
+
+  it('the manage link\'s page names the account, its email masked', async () => {
+    const page = await request.agent(kettle.app).get(pathOf(accountLinks(kettle).manageUrl(monthly.donorId)));
+    expect(textOf(page.text)).toContain('This link opens the gifts of m•••@example.org.');
+    expect(page.text).not.toContain('monthly@example.org');
+    expect(buttonOf(page.text)).toBe('Continue to my gifts');
+  });
+
+  it('the sign-in link\'s page names the account too', async () => {
+    await askForLink('once@example.org', '203.0.113.7');
+    const token = (await tokensOf(onceDonorId)).at(-1);
+    const page = await request.agent(kettle.app).get(pathOf(accountLinks(kettle).signInUrl(token.id)));
+    expect(page.status).toBe(200);
+    expect(textOf(page.text)).toContain('This link opens the gifts of o•••@example.org.');
+    expect(page.text).not.toContain('once@example.org');
+  });
+
+  it('with another donor signed in, says so and asks to switch; pressing switches, and only then', async () => {
+    const agent = await signedInAgent(kettle, monthly.donorId);
+    // Someone sends this donor a link to their own account (login CSRF by link).
+    const url = accountLinks(kettle).manageUrl(onceDonorId);
+    const page = await agent.get(pathOf(url));
+    expect(textOf(page.text)).toContain('You are signed in as m•••@example.org in this browser.');
+    expect(buttonOf(page.text)).toBe("Sign out of m•••@example.org, open o•••@example.org's gifts");
+    expect((await agent.get('/account')).text).toContain('monthly@example.org');
+
+    const switched = await agent.post(pathOf(url)).type('form').send({ _csrf: csrfOf(page.text) });
+    expect(switched.status).toBe(303);
+    const account = (await agent.get('/account')).text;
+    expect(account).toContain('once@example.org');
+    expect(account).not.toContain('monthly@example.org');
+  });
+
+  it('with the same donor signed in, just continues', async () => {
+    const agent = await signedInAgent(kettle, monthly.donorId);
+    const page = await agent.get(pathOf(accountLinks(kettle).manageUrl(monthly.donorId)));
+    expect(page.text).not.toContain('You are signed in as');
+    expect(buttonOf(page.text)).toBe('Continue to my gifts');
+  });
+});
+
+describe('how long a session lasts', () => {
+  const MINUTE = 60_000;
+  /** The session id a response's account cookie carries, and when the cookie expires. */
+  function cookieOf(res: { headers: Record<string, unknown> }) {
+    const header = ([] as string[]).concat((res.headers['set-cookie'] as string[] | undefined) ?? []).find((c) => c.startsWith('kettle_account='))!;
+    const value = decodeURIComponent(/^kettle_account=([^;]*)/.exec(header)![1]);
+    return { sid: value.slice(2).split('.')[0], expires: new Date(/Expires=([^;]+)/i.exec(header)![1]).getTime() };
+  }
+  const rowExpiry = async (sid: string) => ((await kettle.dataSource.query(`SELECT expire FROM web_sessions WHERE sid = $1`, [sid]))[0].expire as Date).getTime();
+
+  it('before signing in (only a form\'s token): 30 minutes, so anonymous visits leave rows the daily purge soon removes', async () => {
+    const before = Date.now();
+    const page = await request(kettle.app).get('/account/sign-in');
+    const { sid, expires } = cookieOf(page);
+    for (const at of [expires, await rowExpiry(sid)]) {
+      expect(at - before).toBeGreaterThanOrEqual(29 * MINUTE);
+      expect(at - before).toBeLessThanOrEqual(31 * MINUTE);
+    }
+  });
+
+  it('signed in: 2 hours without a request, renewed by each one', async () => {
+    const agent = request.agent(kettle.app);
+    const before = Date.now();
+    const signIn = await pressLinkButton(agent, accountLinks(kettle).manageUrl(monthly.donorId));
+    const { sid, expires } = cookieOf(signIn);
+    for (const at of [expires, await rowExpiry(sid)]) {
+      expect(at - before).toBeGreaterThanOrEqual(119 * MINUTE);
+      expect(at - before).toBeLessThanOrEqual(121 * MINUTE);
+    }
+    const later = cookieOf(await agent.get('/account'));
+    expect(later.sid).toBe(sid);
+    expect(later.expires - before).toBeGreaterThanOrEqual(119 * MINUTE);
+  });
+});
+
 describe('the account pages', () => {
   it('send anyone without a session to sign in, for pages and forms alike', async () => {
     for (const path of ['/account', `/account/recurring/${monthly.plan.id}/card`]) {

@@ -1,15 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { In, Not, type EntityManager } from 'typeorm';
 import { Campaign } from '../campaigns/campaign.entity';
-import { nextChargeAt, ENDED_STATUSES } from '../donations/plan-schedule';
+import { addMonthsUtc, nextChargeAt, ENDED_STATUSES } from '../donations/plan-schedule';
 import { RecurringGift } from '../donations/recurring-gift.entity';
-import { formatMoney, minorToMajorString } from '../money';
+import { formatCharge, formatMoney, minorToMajorString } from '../money';
+import { amountAtInterval } from './plan-forms';
 import { endingDate, everyWord, formatDate, frequencyWord, planAmount } from './plan-words';
 
 /** A plan form that could not be used, shown beside its field on the plan it was sent for. */
 export interface PlanFormProblem {
   planId: string;
-  field: 'amount' | 'frequency' | 'months' | 'when' | 'reason' | 'plan';
+  /** `frequencyAmount`: the amount field of the frequency form. */
+  field: 'amount' | 'frequency' | 'frequencyAmount' | 'months' | 'when' | 'reason' | 'plan';
   message: string;
   /** What the donor typed, shown back in the field. */
   value?: string;
@@ -113,14 +115,44 @@ function planView(plan: RecurringGift & { campaignTitle: string }, all: Recurrin
         ? problem.value
         : plan.amount !== null && plan.currency ? minorToMajorString(plan.amount, plan.currency) : '',
       currencyCode: (plan.currency ?? '').toUpperCase(),
-      monthly: plan.interval !== 'year',
-      annual: plan.interval === 'year',
-      canPause: !plan.paused && !plan.cancelAtPeriodEnd,
+      switchTo: switchView(plan, next, problem),
+      pause: !plan.paused && !plan.cancelAtPeriodEnd ? pauseView(plan) : null,
       resumeLabel: plan.paused ? 'Resume my gift now' : plan.cancelAtPeriodEnd ? 'Keep my gift' : null,
       canCancel: !plan.cancelAtPeriodEnd,
       periodEnd: plan.currentPeriodEnd ? formatDate(plan.currentPeriodEnd) : null,
       reasonValue: problem?.field === 'reason' ? problem.value ?? '' : '',
     },
+  };
+}
+
+/**
+ * The pause form: which gift is skipped first. An annual plan is offered one choice, skipping its
+ * next yearly gift (a pause of one month from its renewal does that).
+ */
+function pauseView(plan: RecurringGift) {
+  const next = plan.currentPeriodEnd;
+  return {
+    annual: plan.interval === 'year',
+    next: next ? formatDate(next) : null,
+    yearAfter: next ? formatDate(addMonthsUtc(next, 12)) : null,
+  };
+}
+
+/**
+ * The frequency form: the other interval, with the amount that gives the same each year filled
+ * in, so the donor sees what they will pay and from when before they press it.
+ */
+function switchView(plan: RecurringGift, next: Date | null, problem: PlanFormProblem | undefined) {
+  const interval = plan.interval === 'year' ? 'month' : 'year';
+  const converted = plan.amount !== null && plan.currency ? amountAtInterval(plan.amount, plan.interval, interval) : null;
+  return {
+    frequency: frequencyWord(interval),
+    every: everyWord(interval),
+    amount: converted !== null && plan.currency ? formatCharge(converted, plan.currency) : null,
+    from: next ? formatDate(next) : null,
+    value: problem?.field === 'frequencyAmount' && problem.value !== undefined
+      ? problem.value
+      : converted !== null && plan.currency ? minorToMajorString(converted, plan.currency) : '',
   };
 }
 

@@ -1,10 +1,17 @@
 import type { Request, RequestHandler, Response } from 'express';
+import type { CardUpdate } from '../donations/plan-actions.service';
 import { regenerateSession } from '../web/sessions';
 
 declare module 'express-session' {
   interface SessionData {
     /** One message for the next account page ("Your gift is paused until …"), shown once. */
     flash?: string;
+    /**
+     * The card update this session started on Stripe's billing portal: only a donor coming back
+     * from it moves plans to the new card, once (a link elsewhere to the portal's return address
+     * does nothing).
+     */
+    cardUpdate?: CardUpdate;
   }
 }
 
@@ -14,15 +21,23 @@ export const ACCOUNT_COOKIE = 'kettle_account';
 /**
  * A donor session ends after two hours without a request. Signing in again costs one click on the
  * link in any receipt, while a long session on a shared or lost device would let the next person
- * see the gifts and stop or change them. Sessions that only hold a sign-in form's CSRF token
- * (a mail scanner opening a link) expire the same way.
+ * see the gifts and stop or change them.
  */
-export const ACCOUNT_IDLE_TIMEOUT_MS = 2 * 60 * 60 * 1000;
+const ACCOUNT_IDLE_TIMEOUT_MS = 2 * 60 * 60 * 1000;
 
-/** Signs the donor in on a fresh session (no fixation of the id the sign-in form was served under). */
+/**
+ * A session started before signing in holds only a form's CSRF token (anyone opening the sign-in
+ * page or a link, mail scanners included): it ends after 30 minutes without a request, so the rows
+ * such visits leave are soon expired and removed by the daily purge.
+ */
+export const PRE_SIGN_IN_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
+
+/** Signs the donor in on a fresh session (no fixation of the id the sign-in form was served under), good for the signed-in idle time. */
 export async function signInDonor(req: Request, donorId: string): Promise<void> {
   await regenerateSession(req);
   req.session.donorId = donorId;
+  // Kept with the session (originalMaxAge): each request renews it by this much.
+  req.session.cookie.maxAge = ACCOUNT_IDLE_TIMEOUT_MS;
 }
 
 /**
@@ -50,6 +65,13 @@ export const requireDonor: RequestHandler = (req, res, next) => {
 
 export function setFlash(req: Request, message: string): void {
   req.session.flash = message;
+}
+
+/** The card update this session started, once: taking it forgets it. */
+export function takeCardUpdate(req: Request): CardUpdate | null {
+  const update = req.session.cardUpdate ?? null;
+  if (update) delete req.session.cardUpdate;
+  return update;
 }
 
 export function takeFlash(req: Request): string | null {

@@ -46,7 +46,35 @@ export function renderSignIn(req: Request, res: Response, status: number, view: 
   });
 }
 
-/** The page a link opens: one button that POSTs, so opening the link alone signs nobody in. */
-export function renderContinue(req: Request, res: Response, view: { action: string; next: string | null; heading: string; lead: string; button: string }): void {
-  res.render('account/continue', { title: view.heading, ...view, csrfToken: csrfToken(req) });
+/**
+ * The page a link opens: one button that POSTs, so opening the link alone signs nobody in. It
+ * names the account the link opens (email masked), and when another donor is signed in in this
+ * browser it says so and the button says it switches: a link someone sent to open their own
+ * account in a visitor's browser (login CSRF by link) does not pass unnoticed.
+ */
+export function renderContinue(req: Request, res: Response, view: {
+  action: string; next: string | null; heading: string; lead: string; button: string;
+  /** The email of the account the link opens, and of another donor signed in here (or null). */
+  opens: string; signedInAs: string | null;
+}): void {
+  const opens = maskEmail(view.opens);
+  const signedInAs = view.signedInAs === null ? null : maskEmail(view.signedInAs);
+  res.render('account/continue', {
+    title: view.heading,
+    heading: view.heading,
+    lead: view.lead,
+    action: view.action,
+    next: view.next,
+    opens,
+    signedInAs,
+    button: signedInAs ? `Sign out of ${signedInAs}, open ${opens}'s gifts` : view.button,
+    csrfToken: csrfToken(req),
+  });
+}
+
+/** "jane@example.org" → "j•••@example.org": enough for its owner to know it, little for anyone else. */
+export function maskEmail(email: string): string {
+  const at = email.lastIndexOf('@');
+  const first = [...email.slice(0, Math.max(at, 0))][0] ?? '';
+  return `${first}•••${at >= 0 ? email.slice(at) : ''}`;
 }

@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import type { PlanActionsService } from '../donations/plan-actions.service';
 import { csrfProtection, destroySession, sessionMiddleware } from '../web/sessions';
-import { ACCOUNT_COOKIE, ACCOUNT_IDLE_TIMEOUT_MS, noStore, redirectAfterSave, requireDonor, setFlash, signedInDonorId } from './account-session';
+import { ACCOUNT_COOKIE, noStore, PRE_SIGN_IN_IDLE_TIMEOUT_MS, redirectAfterSave, requireDonor, setFlash, signedInDonorId, takeCardUpdate } from './account-session';
 import { renderAccountPage } from './account-views';
 import { planRoutes } from './plan.routes';
 import { signInRoutes } from './sign-in.routes';
@@ -28,7 +28,8 @@ export interface AccountRoutesDeps {
 export function accountRoutes(deps: AccountRoutesDeps): Router {
   const { dataSource, planActions } = deps;
   const router = Router();
-  router.use(sessionMiddleware(deps.pool, { cookieName: ACCOUNT_COOKIE, idleTimeoutMs: ACCOUNT_IDLE_TIMEOUT_MS, secret: deps.sessionSecret, secure: deps.secureCookies }));
+  // Sessions start short (before signing in); signInDonor gives the signed-in one its own idle time.
+  router.use(sessionMiddleware(deps.pool, { cookieName: ACCOUNT_COOKIE, idleTimeoutMs: PRE_SIGN_IN_IDLE_TIMEOUT_MS, secret: deps.sessionSecret, secure: deps.secureCookies }));
   router.use(noStore);
   router.use(signInRoutes(deps.signIn));
 
@@ -38,11 +39,15 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
 
   router.get('/', async (req, res) => {
     if (req.query.card === 'updated') {
-      // Back from the billing portal with a new card: every plan of that customer takes it.
-      const { failed } = await planActions.useDefaultCardOnAllPlans(signedInDonorId(req));
-      setFlash(req, failed === 0
-        ? 'Your new card is saved. Your recurring gifts below show the card each one uses.'
-        : 'Your new card is saved, but we could not check all your gifts just now. If one still shows the old card, use its "Update card" button.');
+      // Back from the billing portal with a new card, if this session went there: the plans that
+      // paid with the card it replaced take it. Anyone else (a link on another site) just sees the page.
+      const update = takeCardUpdate(req);
+      if (update) {
+        const { failed } = await planActions.useNewCard(signedInDonorId(req), update);
+        setFlash(req, failed === 0
+          ? 'Your new card is saved. Your recurring gifts below show the card each one uses.'
+          : 'Your new card is saved, but we could not check all your gifts just now. If one still shows the old card, use its "Update card" button.');
+      }
       return redirectAfterSave(req, res, '/account');
     }
     await renderAccountPage(req, res, dataSource, 200);

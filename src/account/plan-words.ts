@@ -1,5 +1,5 @@
 import type { PlanActionOutcome, PlanChange } from '../donations/plan-actions.service';
-import { nextChargeAt } from '../donations/plan-schedule';
+import { addMonthsUtc, nextChargeAt } from '../donations/plan-schedule';
 import type { RecurringGift } from '../donations/recurring-gift.entity';
 import { formatMoney } from '../money';
 
@@ -21,13 +21,36 @@ export function nextGiftSentence(plan: RecurringGift): string {
   return 'Nothing more will be charged.';
 }
 
+const LIST = new Intl.ListFormat('en-US', { type: 'conjunction' });
+
+/**
+ * "the monthly gift on January 1, 2027 is skipped, and giving starts again on February 1, 2027":
+ * the renewals a pause voids (from the current period's end until it lifts), and the first one charged.
+ */
+export function pauseSentence(plan: RecurringGift): string | null {
+  const resumes = nextChargeAt(plan);
+  if (!plan.paused || !resumes || !plan.currentPeriodEnd) return null;
+  const step = plan.interval === 'year' ? 12 : 1;
+  const skipped: Date[] = [];
+  for (let i = 0; ; i += 1) {
+    const renewal = addMonthsUtc(plan.currentPeriodEnd, step * i);
+    if (renewal >= resumes) break;
+    skipped.push(renewal);
+  }
+  const gifts = `${plan.interval === 'year' ? 'yearly' : 'monthly'} gift${skipped.length === 1 ? '' : 's'}`;
+  return `the ${gifts} on ${LIST.format(skipped.map(formatDate))} ${skipped.length === 1 ? 'is' : 'are'} skipped, and giving starts again on ${formatDate(resumes)}`;
+}
+
 /** The day a plan set to end stops (its last paid period's end). */
 export const endingDate = (plan: RecurringGift) => plan.cancelAt ?? plan.currentPeriodEnd;
+
+export const STALE_PAGE_MESSAGE = 'This page was out of date, so nothing changed. Here is your gift as it is now.';
 
 /** What the account page says after a change: what happens, and from when. */
 export function planChangeMessage(change: PlanChange, outcome: Extract<PlanActionOutcome, { plan: RecurringGift }>): string {
   const plan = outcome.plan;
   const amount = planAmount(plan);
+  if (outcome.kind === 'stale') return STALE_PAGE_MESSAGE;
   if (outcome.kind === 'unchanged') {
     switch (change.action) {
       case 'amount': return `Your gift is already ${amount} a ${everyWord(plan.interval)}. ${nextGiftSentence(plan)}`;
@@ -39,10 +62,17 @@ export function planChangeMessage(change: PlanChange, outcome: Extract<PlanActio
   switch (change.action) {
     case 'amount':
       return `Your gift is now ${amount} a ${everyWord(plan.interval)}, with no extra charge today. ${nextGiftSentence(plan)}`;
-    case 'frequency':
-      return `Your gift is now ${frequencyWord(plan.interval)}: ${amount} every ${everyWord(plan.interval)}. Nothing is charged today; the new schedule starts with your next gift. ${nextGiftSentence(plan)}`;
-    case 'pause':
-      return `Your gift is paused${plan.pauseResumesAt ? ` until ${formatDate(plan.pauseResumesAt)}` : ''}: nothing is charged until then. ${nextGiftSentence(plan)}`;
+    case 'frequency': {
+      const next = nextChargeAt(plan);
+      const now = `Your gift is now ${frequencyWord(plan.interval)}: ${amount} a ${everyWord(plan.interval)}`;
+      return next
+        ? `${now}, from your next gift on ${formatDate(next)}. Nothing is charged today.`
+        : `${now}. Nothing is charged today. ${nextGiftSentence(plan)}`;
+    }
+    case 'pause': {
+      const skipped = pauseSentence(plan);
+      return skipped ? `Your gift is paused: ${skipped}. Nothing is charged until then.` : `Your gift is paused. ${nextGiftSentence(plan)}`;
+    }
     case 'resume':
       return `Your gift continues. ${nextGiftSentence(plan)}`;
     case 'cancel':

@@ -33,7 +33,10 @@ export function planRoutes(deps: { dataSource: DataSource; planActions: PlanActi
   const updateCard = async (req: Request, res: Response) => {
     const plan = planOf(res);
     const outcome = await planActions.cardUpdateUrl(plan, formNonce(req.body ?? {}));
-    if (outcome.kind === 'redirect') return res.redirect(303, outcome.url);
+    if (outcome.kind === 'redirect') {
+      req.session.cardUpdate = outcome.update;
+      return redirectAfterSave(req, res, outcome.url);
+    }
     await renderAccountPage(req, res, dataSource, outcome.kind === 'refused' ? 409 : 503, { planId: plan.id, field: 'plan', message: outcome.message });
   };
   router.get('/recurring/:planId/card', updateCard);
@@ -44,7 +47,7 @@ export function planRoutes(deps: { dataSource: DataSource; planActions: PlanActi
     if (!(PLAN_ACTIONS as readonly string[]).includes(action)) return next();
     const plan = planOf(res);
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const form = parsePlanForm(action as PlanAction, body, plan.currency);
+    const form = parsePlanForm(action as PlanAction, body, plan);
     if (!form.ok) return renderAccountPage(req, res, dataSource, 400, { planId: plan.id, ...form.problem });
 
     const outcome = await planActions.change(plan, form.change, formNonce(body));

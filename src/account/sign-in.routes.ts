@@ -18,7 +18,9 @@ export function signInRoutes(signIn: SignInService): Router {
       const state = await link.peek(req.params.token);
       if (!state.ok) return renderSignIn(req, res, 400, { problem: state.problem });
       const next = link.followsNext ? safeNextPath(req.query.next) : '/account';
-      renderContinue(req, res, { action: `/account/${link.path}/${req.params.token}`, next: next === '/account' ? null : next, ...link.page });
+      const current = req.session.donorId;
+      const signedInAs = current && current !== state.donorId ? await signIn.donorEmail(current) : null;
+      renderContinue(req, res, { action: `/account/${link.path}/${req.params.token}`, next: next === '/account' ? null : next, ...link.page, opens: state.email, signedInAs });
     });
 
     router.post(`/${link.path}/:token`, csrfProtection, async (req, res) => {

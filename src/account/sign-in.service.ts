@@ -10,6 +10,9 @@ export type LinkProblem = 'invalid' | 'expired' | 'used' | 'no_account';
 
 export type LinkCheck = { ok: true; donorId: string } | { ok: false; problem: LinkProblem };
 
+/** A link that would sign in: whose account it opens. */
+export type LinkPeek = { ok: true; donorId: string; email: string } | { ok: false; problem: LinkProblem };
+
 export type LinkRequest =
   | { kind: 'sent' }
   | { kind: 'invalid'; email: string; error: string }
@@ -28,24 +31,33 @@ export class SignInService {
   ) {}
 
   /** The donor of a manage link: signed by us, not expired, and the donor still exists (not erased). */
-  async manageLinkDonor(token: string): Promise<LinkCheck> {
+  async manageLinkDonor(token: string): Promise<LinkPeek> {
     const check = this.links.checkManageToken(token);
     if (!check.ok) return { ok: false, problem: check.reason === 'expired' ? 'expired' : 'invalid' };
-    const donor = await this.dataSource.query(`SELECT 1 FROM donors WHERE id = $1`, [check.value.donorId]);
-    return donor.length > 0 ? { ok: true, donorId: check.value.donorId } : { ok: false, problem: 'no_account' };
+    const email = await this.donorEmail(check.value.donorId);
+    return email !== null ? { ok: true, donorId: check.value.donorId, email } : { ok: false, problem: 'no_account' };
   }
 
-  /** Whether a sign-in link would still work, without using it (the page before its button). */
-  async signInLinkState(token: string): Promise<{ ok: true } | { ok: false; problem: LinkProblem }> {
+  /** Whether a sign-in link would still work, and whose account it opens, without using it (the page before its button). */
+  async signInLinkState(token: string): Promise<LinkPeek> {
     const check = this.links.checkSignInToken(token);
     if (!check.ok) return { ok: false, problem: 'invalid' };
     const [row] = await this.dataSource.query(
-      `SELECT used_at IS NOT NULL AS used, expires_at <= now() AS expired FROM donor_sign_in_tokens WHERE id = $1`,
+      `SELECT t.used_at IS NOT NULL AS used, t.expires_at <= now() AS expired, d.id AS donor_id, d.email
+         FROM donor_sign_in_tokens t LEFT JOIN donors d ON d.id = t.donor_id
+        WHERE t.id = $1`,
       [check.value.tokenId],
     );
     if (!row) return { ok: false, problem: 'invalid' };
     if (row.used) return { ok: false, problem: 'used' };
-    return row.expired ? { ok: false, problem: 'expired' } : { ok: true };
+    if (row.expired) return { ok: false, problem: 'expired' };
+    return row.donor_id ? { ok: true, donorId: row.donor_id, email: row.email } : { ok: false, problem: 'no_account' };
+  }
+
+  /** A donor's email address; null when there is no such donor (erased). */
+  async donorEmail(donorId: string): Promise<string | null> {
+    const [donor] = await this.dataSource.query(`SELECT email FROM donors WHERE id = $1`, [donorId]);
+    return donor ? donor.email : null;
   }
 
   /** Uses a sign-in link: at most one request ever gets its donor, however many race for it. */
