@@ -457,17 +457,18 @@ describe('the card', () => {
     expect((await accountAfter(agent, gift)).status).toBe('Past due: your last payment did not go through. Please update your card.');
   });
 
-  it('a new recurring gift from a donor with a plan joins their Stripe customer, so one card serves both', async () => {
+  it('a new recurring gift never joins the Stripe customer of a donor with that email: the donate form is anonymous', async () => {
+    // A stranger who types a donor's email must not put a plan or a card on that donor's customer
+    // (whose card updates would then pay for it), nor reach its saved cards.
     const first = await giveMonthly(kettle, campaign, 'two-plans@example.org', '10');
-    const started = await startDonation(kettle, campaign, { email: 'TWO-plans@example.org', amount: '20', frequency: 'monthly' });
+    const started = await startDonation(kettle, campaign, { email: 'TWO-plans@example.org', amount: '900', frequency: 'monthly' });
     const session = await kettle.stripe.checkout.sessions.retrieve(started.sessionId);
-    expect(session.customer).toBe(first.plan.stripeCustomerId);
-    expect(session.customer_email).toBeNull();
-    const paid = await kettle.emulator.pay(started.sessionId, { number: CARDS.visa });
-    expect(paid.ok).toBe(true);
+    expect(session.customer).toBeNull();
+    expect(session.customer_email).toBe('TWO-plans@example.org');
+    expect((await kettle.emulator.pay(started.sessionId, { number: CARDS.visa })).ok).toBe(true);
     await kettle.settled();
     const plans = await kettle.dataSource.getRepository(RecurringGift).findBy({ donorId: first.donorId });
-    expect(plans.map((p) => p.stripeCustomerId)).toEqual([first.plan.stripeCustomerId, first.plan.stripeCustomerId]);
+    expect(new Set(plans.map((p) => p.stripeCustomerId)).size).toBe(2);
   });
 
   it('says which plan is paid with a different card, each with its own "Update card" button', async () => {
@@ -485,9 +486,10 @@ describe('the card', () => {
     for (const plan of plans) expect(section(plan.id)).toContain(`action="/account/recurring/${plan.id}/card"`);
   });
 
-  it('after the portal, the new card is the default of every plan of the donor\'s customer', async () => {
+  it('after the portal, the new card pays the plan; a plan under another Stripe customer keeps its card and says so', async () => {
     const first = await giveMonthly(kettle, campaign, 'new-card@example.org', '10');
     const second = await giveMonthly(kettle, campaign, 'new-card@example.org', '20');
+    const secondCard = (await subscription(second)).default_payment_method;
     const agent = await signedInAgent(kettle, first.donorId);
     const back = await replaceCardOnPortal(agent, first, '5555 5555 5555 4444');
     expect(back).toBe(`${kettle.baseUrl}/account?card=updated`);
@@ -497,11 +499,15 @@ describe('the card', () => {
     const customer = await kettle.stripe.customers.retrieve(first.plan.stripeCustomerId!) as Stripe.Customer;
     const card = customer.invoice_settings.default_payment_method;
     expect(card).toBeTruthy();
-    for (const gift of [first, second]) expect((await subscription(gift)).default_payment_method).toBe(card);
+    expect((await subscription(first)).default_payment_method).toBe(card);
+    // A card belongs to one Stripe customer: the other plan keeps its own, with its own button.
+    expect((await subscription(second)).default_payment_method).toBe(secondCard);
     const page = (await agent.get('/account')).text;
     expect(page).toContain('Your new card is saved');
-    expect(page.match(/data-testid="plan-card">Mastercard ending in 4444/g)).toHaveLength(2);
+    expect(page.match(/data-testid="plan-card">Mastercard ending in 4444/g)).toHaveLength(1);
+    expect(page).toContain('different card from your other gifts');
   });
+
   it('a card update started elsewhere, or already taken back, moves no plan: /account?card=updated alone reads and writes nothing at Stripe', async () => {
     // The plan pays with one card while its customer's default is another, as after a change made elsewhere.
     const gift = await giveMonthly(kettle, campaign, 'cross-site@example.org', '10');

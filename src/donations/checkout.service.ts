@@ -41,10 +41,9 @@ export class CheckoutService {
       status: 'pending',
     }));
 
-    const customerId = intent.frequency === 'once' ? null : await this.customerWithPlans(request.email);
     let session: Stripe.Checkout.Session;
     try {
-      session = await this.stripe.checkout.sessions.create(this.sessionParams(campaign, intent, customerId), {
+      session = await this.stripe.checkout.sessions.create(this.sessionParams(campaign, intent), {
         idempotencyKey: `kettle-checkout-${intent.id}`,
       });
       if (!session.url) throw new Error('Checkout Session has no url');
@@ -62,32 +61,16 @@ export class CheckoutService {
     return { intent, checkoutUrl: session.url };
   }
 
-  /**
-   * The Stripe customer of this email's donor that already pays a plan (the newest), if any. A new
-   * plan joins it, so one card update in the billing portal reaches all the donor's plans: a card
-   * (PaymentMethod) belongs to one customer and cannot be shared with another. Checkout does not
-   * show that customer's saved cards (they were saved with allow_redisplay "limited"), so someone
-   * typing another person's email learns nothing from the page; the gift goes to that email's
-   * donor, as it does with customer_email.
-   */
-  private async customerWithPlans(email: string): Promise<string | null> {
-    const [row] = await this.dataSource.query(
-      `SELECT rg.stripe_customer_id FROM recurring_gifts rg JOIN donors d ON d.id = rg.donor_id
-        WHERE lower(d.email) = lower($1) AND rg.stripe_customer_id IS NOT NULL AND rg.status NOT IN ('canceled', 'incomplete_expired')
-        ORDER BY rg.created_at DESC LIMIT 1`,
-      [email],
-    );
-    return (row?.stripe_customer_id as string | undefined) ?? null;
-  }
-
-  /** `customerId`: an existing customer for a recurring gift (see customerWithPlans); otherwise Checkout makes one. */
-  sessionParams(campaign: Campaign, intent: CheckoutIntent, customerId: string | null = null): Stripe.Checkout.SessionCreateParams {
+  sessionParams(campaign: Campaign, intent: CheckoutIntent): Stripe.Checkout.SessionCreateParams {
     const metadata = { [META_CHECKOUT_INTENT]: intent.id, [META_CAMPAIGN]: campaign.id, campaign_slug: campaign.slug };
     const description = `Gift to ${this.orgName}: ${campaign.title}`;
     const common = {
       // Adaptive Pricing would charge in the donor's local currency; the ledger counts in the campaign's.
       adaptive_pricing: { enabled: false },
       submit_type: 'donate' as const,
+      // Always a new customer: the donate form is anonymous, so an email typed there must never pick
+      // an existing customer (its plans, its saved cards).
+      customer_email: intent.email,
       client_reference_id: intent.id,
       metadata,
       success_url: `${this.baseUrl}/thanks?session_id={CHECKOUT_SESSION_ID}`,
@@ -99,7 +82,6 @@ export class CheckoutService {
       return {
         ...common,
         mode: 'payment',
-        customer_email: intent.email,
         customer_creation: 'always',
         line_items: [{ quantity: 1, price_data: { currency: intent.currency, unit_amount: intent.totalAmount, product_data: productData } }],
         payment_intent_data: { metadata, description },
@@ -108,7 +90,6 @@ export class CheckoutService {
     return {
       ...common,
       mode: 'subscription',
-      ...(customerId ? { customer: customerId } : { customer_email: intent.email }),
       line_items: [{
         quantity: 1,
         price_data: { currency: intent.currency, unit_amount: intent.totalAmount, product_data: productData, recurring: { interval: INTERVAL[intent.frequency] } },
