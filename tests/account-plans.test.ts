@@ -290,6 +290,16 @@ describe('changing a plan', () => {
     expect(kettle.emulator.events.length).toBe(events);
   });
 
+  it('says plainly when Stripe no longer knows the gift, instead of "try again"', async () => {
+    const gift = await giveMonthly(kettle, campaign, 'gone@example.org', '10');
+    const agent = await signedInAgent(kettle, gift.donorId);
+    // As after the subscription was deleted in Stripe's Dashboard.
+    await kettle.dataSource.query(`UPDATE recurring_gifts SET stripe_subscription_id = 'sub_deleted_in_dashboard' WHERE id = $1`, [gift.plan.id]);
+    const refused = await sendPlanForm(agent, gift, 'amount', { amount: '20' });
+    expect(refused.status).toBe(409);
+    expect(refused.text).toContain('Our payment provider no longer knows this gift');
+  });
+
   it('switches monthly to annual from the next charge, charging nothing now, at twelve times the monthly gift', async () => {
     const gift = await giveMonthly(kettle, campaign, 'frequency@example.org', '10');
     const agent = await signedInAgent(kettle, gift.donorId);

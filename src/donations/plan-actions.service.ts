@@ -47,6 +47,7 @@ export type CardUpdateOutcome =
   | { kind: 'provider_failed'; message: string };
 
 const ENDED_MESSAGE = 'This gift has ended, so it cannot be changed. You can start a new one from any campaign page.';
+const MISSING_MESSAGE = 'Our payment provider no longer knows this gift, so it cannot be changed here. Nothing has changed; please contact us and we will sort it out.';
 const UNREACHABLE_MESSAGE = 'We could not reach our payment provider, so nothing has changed. Please try again in a few minutes.';
 const DECLINED_MESSAGE = 'Our payment provider did not accept this change, so nothing has changed. Please try again, or contact us if it keeps happening.';
 const UNCONFIRMED_MESSAGE = 'We could not read your gift back from our payment provider just now. Please reload this page in a minute to see it as it is.';
@@ -240,9 +241,12 @@ export class PlanActionsService {
   }
 
   /** `message` replaces the words for a failure that does not mean "nothing has changed". */
-  private providerFailed(err: unknown, plan: RecurringGift, action: string, message?: string): { kind: 'provider_failed'; message: string } {
+  private providerFailed(err: unknown, plan: RecurringGift, action: string, message?: string): { kind: 'provider_failed' | 'refused'; message: string } {
     if (!(err instanceof Stripe.errors.StripeError)) throw err;
     this.logger.error({ plan: plan.id, subscription: plan.stripeSubscriptionId, action, stripeError: stripeErrorFields(err) }, 'Stripe refused or missed a donor\'s plan change');
+    // The subscription or customer is gone at Stripe (deleted in the Dashboard, another account's
+    // keys): trying again cannot help, so say so instead of "try again".
+    if (err instanceof Stripe.errors.StripeInvalidRequestError && err.code === 'resource_missing') return { kind: 'refused', message: MISSING_MESSAGE };
     const unreachable = err instanceof Stripe.errors.StripeConnectionError || err instanceof Stripe.errors.StripeAPIError || err instanceof Stripe.errors.StripeRateLimitError;
     return { kind: 'provider_failed', message: message ?? (unreachable ? UNREACHABLE_MESSAGE : DECLINED_MESSAGE) };
   }
