@@ -105,7 +105,7 @@ function planView(plan: RecurringGift & { campaignTitle: string }, all: Recurrin
     frequency: frequencyWord(plan.interval),
     status: statusOf(plan),
     nextCharge: next ? formatDate(next) : null,
-    card: cardWords(plan),
+    card: ended ? null : cardWords(plan),
     cardDiffers: !ended && cardDiffersFromOthers(plan, all),
     ended,
     errors,
@@ -119,6 +119,8 @@ function planView(plan: RecurringGift & { campaignTitle: string }, all: Recurrin
       pause: !plan.paused && !plan.cancelAtPeriodEnd ? pauseView(plan) : null,
       resumeLabel: plan.paused ? 'Resume my gift now' : plan.cancelAtPeriodEnd ? 'Keep my gift' : null,
       canCancel: !plan.cancelAtPeriodEnd,
+      // A gift set to end has no next gift to change; "Keep my gift" comes first.
+      canChange: !plan.cancelAtPeriodEnd,
       periodEnd: plan.currentPeriodEnd ? formatDate(plan.currentPeriodEnd) : null,
       reasonValue: problem?.field === 'reason' ? problem.value ?? '' : '',
     },

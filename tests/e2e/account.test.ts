@@ -58,6 +58,8 @@ describe.skipIf(!haveChromium)(`a monthly donor in a real browser (${CHROMIUM})`
     await page.waitForURL(`${kettle.baseUrl}/account#plan-*`);
     await expect(page.getByTestId('flash').textContent()).resolves.toContain('Your gift will end on');
     await expect(page.getByTestId('plan-status').textContent()).resolves.toMatch(/^Ending on /);
+    // A gift set to end has no next gift to change: only "Keep my gift" is offered.
+    expect(await page.getByRole('button', { name: 'Change amount' }).count()).toBe(0);
     await page.screenshot({ path: path.join(tmpdir(), 'kettle-account-canceled.png'), fullPage: true });
 
     const [plan] = await kettle.dataSource.getRepository(RecurringGift).findBy({ donorId });
@@ -66,6 +68,7 @@ describe.skipIf(!haveChromium)(`a monthly donor in a real browser (${CHROMIUM})`
     // A change of mind is one click too.
     await page.getByRole('button', { name: 'Keep my gift' }).click();
     await expect(page.getByTestId('plan-status').textContent()).resolves.toBe('Active');
+    expect(await page.getByRole('button', { name: 'Change amount' }).count()).toBe(1);
 
     // The card is replaced on Stripe's billing portal (the form's redirect there is allowed by the
     // page's CSP), which sends the donor back to their account showing the new card.
