@@ -7,6 +7,7 @@ import { DonorWallIndex1764330000000 } from './1764330000000-DonorWallIndex';
 import { DonorSelfService1764400000000 } from './1764400000000-DonorSelfService';
 import { DonorIndexes1764440000000 } from './1764440000000-DonorIndexes';
 import { MailClaimTokens1764450000000 } from './1764450000000-MailClaimTokens';
+import { PlanRetryDate1764460000000 } from './1764460000000-PlanRetryDate';
 
 /** Every migration, oldest first. Listed explicitly so compiled and test runs load the same set. */
 export const migrations = [
@@ -19,4 +20,5 @@ export const migrations = [
   DonorSelfService1764400000000,
   DonorIndexes1764440000000,
   MailClaimTokens1764450000000,
+  PlanRetryDate1764460000000,
 ];

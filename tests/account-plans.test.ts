@@ -464,7 +464,12 @@ describe('the card', () => {
     const toPortal = await agent.get(signedIn.headers.location);
     expect(toPortal.status).toBe(303);
     expect(toPortal.headers.location).toMatch(new RegExp(`^${kettle.emulator.url}/portal/`));
-    expect((await accountAfter(agent, gift)).status).toBe('Past due: your last payment did not go through. Please update your card.');
+    // It says when Stripe tries again (the failed invoice's next_payment_attempt), and no "next gift" beyond it.
+    const invoice = (await kettle.stripe.invoices.list({ subscription: gift.subscriptionId, limit: 1 })).data[0];
+    const retryOn = new Intl.DateTimeFormat('en-US', { dateStyle: 'long', timeZone: 'UTC' }).format(new Date(invoice.next_payment_attempt! * 1000));
+    const view = await accountAfter(agent, gift);
+    expect(view.status).toBe(`Past due: your last payment did not go through. Please update your card. We will try again on ${retryOn}, with the card shown here.`);
+    expect(view.html).not.toContain('data-testid="plan-next"');
   });
 
   it('a new recurring gift never joins the Stripe customer of a donor with that email: the donate form is anonymous', async () => {

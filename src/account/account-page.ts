@@ -104,7 +104,8 @@ function planView(plan: RecurringGift & { campaignTitle: string }, all: Recurrin
     every: everyWord(plan.interval),
     frequency: frequencyWord(plan.interval),
     status: statusOf(plan),
-    nextCharge: next ? formatDate(next) : null,
+    // Past due: the status says when the unpaid gift is tried again; the period after it is not next.
+    nextCharge: next && plan.status !== 'past_due' ? formatDate(next) : null,
     card: ended ? null : cardWords(plan),
     cardDiffers: !ended && cardDiffersFromOthers(plan, all),
     ended,
@@ -168,7 +169,9 @@ function statusOf(plan: RecurringGift): { key: string; label: string } {
     return { key: 'ending', label: end ? `Ending on ${formatDate(end)}` : 'Ending at the end of this period' };
   }
   if (plan.status === 'past_due' || plan.status === 'unpaid') {
-    return { key: 'past_due', label: 'Past due: your last payment did not go through. Please update your card.' };
+    const retry = plan.status === 'past_due' && plan.nextPaymentAttemptAt && plan.nextPaymentAttemptAt.getTime() > Date.now()
+      ? ` We will try again on ${formatDate(plan.nextPaymentAttemptAt)}, with the card shown here.` : '';
+    return { key: 'past_due', label: `Past due: your last payment did not go through. Please update your card.${retry}` };
   }
   if (plan.paused) return { key: 'paused', label: plan.pauseResumesAt ? `Paused until ${formatDate(plan.pauseResumesAt)}` : 'Paused' };
   return { key: 'active', label: 'Active' };

@@ -78,6 +78,10 @@ export class RecurringGift {
   canceledAt: Date | null;
 
   /** The last failed charge's decline (Stripe's decline_code, else its error code) and message. */
+  /** When Stripe next tries the latest failed payment (null: it will not, or nothing failed). */
+  @Column({ name: 'next_payment_attempt_at', type: 'timestamptz', nullable: true })
+  nextPaymentAttemptAt: Date | null;
+
   @Column({ name: 'last_decline_code', type: 'text', nullable: true })
   lastDeclineCode: string | null;
 

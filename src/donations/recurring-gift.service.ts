@@ -86,16 +86,17 @@ export interface Decline {
 }
 
 /**
- * Counts a failed renewal attempt and keeps the newest attempt's decline. The inbox applies each
+ * Counts a failed renewal attempt and keeps the newest attempt's decline and when Stripe tries again. The inbox applies each
  * event once, so this counts attempts seen.
  */
-export async function recordFailedPayment(tx: EntityManager, subscriptionId: string, at: Date, decline: Decline | null): Promise<void> {
+export async function recordFailedPayment(tx: EntityManager, subscriptionId: string, at: Date, decline: Decline | null, nextAttemptAt: Date | null): Promise<void> {
   await tx.query(
     `UPDATE recurring_gifts SET failed_payment_count = failed_payment_count + 1,
+            next_payment_attempt_at = CASE WHEN last_payment_failed_at IS NULL OR $2 >= last_payment_failed_at THEN $6 ELSE next_payment_attempt_at END,
             last_decline_code = CASE WHEN $3::boolean AND (last_payment_failed_at IS NULL OR $2 >= last_payment_failed_at) THEN $4 ELSE last_decline_code END,
             last_decline_message = CASE WHEN $3::boolean AND (last_payment_failed_at IS NULL OR $2 >= last_payment_failed_at) THEN $5 ELSE last_decline_message END,
             last_payment_failed_at = GREATEST(last_payment_failed_at, $2), updated_at = now()
       WHERE stripe_subscription_id = $1`,
-    [subscriptionId, at, decline !== null, decline?.code ?? null, decline?.message ?? null],
+    [subscriptionId, at, decline !== null, decline?.code ?? null, decline?.message ?? null, nextAttemptAt],
   );
 }

@@ -223,7 +223,8 @@ export class StripeEventHandlers {
     const customerId = idOf(invoice.customer);
     const donorId = await upsertDonor(tx, { email: invoice.customer_email ?? link.intent?.email, name: link.intent?.donorName ?? invoice.customer_name, stripeCustomerId: customerId });
     const plan = await linkRecurringGift(tx, subscriptionId, { campaignId: link.campaignId, donorId, intentId: link.intent?.id ?? null, customerId });
-    await recordFailedPayment(tx, subscriptionId, secondsToDate(event.created), decline);
+    await recordFailedPayment(tx, subscriptionId, secondsToDate(event.created), decline,
+      invoice.next_payment_attempt ? secondsToDate(invoice.next_payment_attempt) : null);
     // A first payment that fails leaves no plan to rescue (Checkout asks for another card there and then).
     if (plan.donorId && invoice.billing_reason !== 'subscription_create') {
       await queueMails(tx, [paymentFailedMail({
