@@ -81,9 +81,9 @@ describe('the account page', () => {
     const agent = await signedInAgent(kettle, gift.donorId);
     const page = await agent.get('/account');
     expect(page.status).toBe(200);
-    const row = /<tr>\s*<td>[^<]*<\/td>\s*<td>[^<]*<\/td>\s*<td>One-time gift<\/td>\s*<td>\$25<\/td>\s*<td>\$5<\/td>\s*<td>\$20<\/td>/;
+    const row = /<tr>\s*<td>[^<]*<\/td>\s*<td>[^<]*<\/td>\s*<td>One-off gift<\/td>\s*<td>\$25\.00<\/td>\s*<td>\$5\.00<\/td>\s*<td>\$20\.00<\/td>/;
     expect(page.text).toMatch(row);
-    expect(page.text).toMatch(/<td>First recurring gift<\/td>\s*<td>\$10<\/td>\s*<td>—<\/td>\s*<td>\$10<\/td>/);
+    expect(page.text).toMatch(/<td>Monthly gift \(first payment\)<\/td>\s*<td>\$10\.00<\/td>\s*<td>—<\/td>\s*<td>\$10\.00<\/td>/);
     expect(page.text).toContain('Urgent end-of-year fundraising campaign');
 
     const sub = await subscription(gift);

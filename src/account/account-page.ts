@@ -1,9 +1,11 @@
+import type { Frequency } from '../campaigns/campaign.entity';
+import { giftKind } from '../donations/gift-words';
 import { randomBytes } from 'node:crypto';
 import { In, Not, type EntityManager } from 'typeorm';
 import { Campaign } from '../campaigns/campaign.entity';
 import { addMonthsUtc, nextChargeAt, ENDED_STATUSES } from '../donations/plan-schedule';
 import { RecurringGift } from '../donations/recurring-gift.entity';
-import { formatCharge, formatMoney, minorToMajorString } from '../money';
+import { formatCharge, minorToMajorString } from '../money';
 import { amountAtInterval } from './plan-forms';
 import { endingDate, everyWord, formatDate, frequencyWord, planAmount } from './plan-words';
 
@@ -48,7 +50,7 @@ export async function accountPageModel(manager: EntityManager, donorId: string, 
 export type AccountPage = NonNullable<Awaited<ReturnType<typeof accountPageModel>>>;
 
 async function giftsOf(manager: EntityManager, donorId: string) {
-  const rows: { id: string; occurred_at: Date; amount: string; currency: string; frequency: string | null; renewal: boolean; title: string; refunded: string; disputed: string }[] = await manager.query(
+  const rows: { id: string; occurred_at: Date; amount: string; currency: string; frequency: Frequency | null; renewal: boolean; title: string; refunded: string; disputed: string }[] = await manager.query(
     `SELECT g.id, g.occurred_at, g.amount, g.currency, g.frequency, g.renewal, c.title,
             -COALESCE(SUM(a.amount) FILTER (WHERE a.kind IN ('refund', 'refund_reversal')), 0) AS refunded,
             -COALESCE(SUM(a.amount) FILTER (WHERE a.kind = 'dispute_lost'), 0) AS disputed
@@ -64,12 +66,13 @@ async function giftsOf(manager: EntityManager, donorId: string) {
     const amount = Number(row.amount);
     const refunded = Number(row.refunded);
     const disputed = Number(row.disputed);
-    const money = (minor: number) => formatMoney(minor, row.currency);
+    // As the receipts and statements state them: "$25.00".
+    const money = (minor: number) => formatCharge(minor, row.currency);
     return {
       year: row.occurred_at.getUTCFullYear(),
       date: formatDate(row.occurred_at),
       campaign: row.title,
-      kind: row.frequency === 'once' ? 'One-time gift' : row.renewal ? 'Recurring gift' : 'First recurring gift',
+      kind: giftKind(row.frequency, row.renewal),
       amount: money(amount),
       refunded: refunded > 0 ? money(refunded) : null,
       disputed: disputed > 0 ? money(disputed) : null,

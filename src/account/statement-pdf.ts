@@ -60,7 +60,7 @@ export function renderStatementPdf(page: StatementPage, opts: PdfOptions = {}): 
   doc.font('Helvetica-Bold').fontSize(20).text(`Giving statement ${page.year}`).moveDown(0.5);
   const fact = (label: string, value: string) =>
     doc.font('Helvetica').fontSize(10).fillColor(GREY).text(`${label}  `, { continued: true }).fillColor('black').text(t(value));
-  if (page.organisation.taxId) fact('Tax id', page.organisation.taxId);
+  if (page.organisation.taxId) fact('Tax ID', page.organisation.taxId);
   fact('For', page.donor.name ? `${page.donor.name} · ${page.donor.email}` : page.donor.email);
   fact('Period', `January 1 to December 31, ${page.year} (UTC)`);
   fact('Issued', page.issuedOn);

@@ -2,7 +2,8 @@ import { MANAGE_LINK_DAYS } from '../../account/links';
 import type { Frequency } from '../../campaigns/campaign.entity';
 import { formatCharge } from '../../money';
 import { param, type MailRenderer } from './mail';
-import { giftFrequency, giftReference, greeting, longDate, oneLine } from './words';
+import { giftKind } from '../../donations/gift-words';
+import { giftReference, greeting, longDate, oneLine } from './words';
 
 interface GiftRow {
   donor_id: string | null;
@@ -43,7 +44,7 @@ export const renderReceipt: MailRenderer = async (mail, { db, links, templates, 
     amount,
     date: longDate(gift.occurred_at),
     campaignTitle: gift.campaign_title,
-    frequency: giftFrequency(gift.frequency, gift.renewal),
+    frequency: giftKind(gift.frequency, gift.renewal),
     reference: giftReference(entryId!),
     feeCover: feeCover > 0 ? formatCharge(feeCover, gift.currency) : null,
     dedication: gift.dedication,

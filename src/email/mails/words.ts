@@ -1,4 +1,3 @@
-import type { Frequency } from '../../campaigns/campaign.entity';
 import { formatCharge } from '../../money';
 import type { MailRecipient } from './mail';
 
@@ -14,14 +13,6 @@ export const giftReference = (entryId: string) => entryId.replace(/-/g, '').slic
 
 /** "Dear Jane Doe," or "Hello," when we have no name. */
 export const greeting = (donor: MailRecipient) => (donor.name ? `Dear ${donor.name},` : 'Hello,');
-
-/** "One-off gift", "Monthly gift (first payment)", "Annual gift (renewal)". */
-export function giftFrequency(frequency: Frequency | null, renewal: boolean): string {
-  if (frequency === 'monthly' || frequency === 'annual') {
-    return `${frequency === 'monthly' ? 'Monthly' : 'Annual'} gift (${renewal ? 'renewal' : 'first payment'})`;
-  }
-  return 'One-off gift';
-}
 
 /** "$10 a month", "$120 a year", from a recurring gift's amount and Stripe interval. */
 export function planAmount(amount: number, currency: string, interval: string | null): string {
