@@ -85,6 +85,7 @@ export async function load(opts, okStatuses = [200], maxSeconds = 600) {
   const total = Object.values(codes).reduce((sum, c) => sum + c.count, 0);
   return {
     requestsPerSecond: result.requests.average,
+    p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     ok,
     failed: total - ok + result.errors + result.timeouts,

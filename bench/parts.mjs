@@ -8,6 +8,7 @@ import { descendantsPssMb, freePort, load, rssMb, startNode, waitFor200 } from '
 import { createBenchCampaign, loadGifts, openSurgeIntents } from './seed.mjs';
 
 const WEBHOOK_SECRET = 'whsec_kettle_bench';
+const SESSION_SECRET = 'kettle-bench-session-secret-0123456789abcdef';
 const QUIET = { LOG_LEVEL: 'warn', SEED_DEMO: 'false' };
 const ROUNDS = 4;
 
@@ -80,7 +81,7 @@ export async function runPages(ctx) {
   const port = await freePort();
   // BENCH_PROFILE=dir writes a CPU profile of the page server there (open it in Chrome's DevTools).
   const args = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const server = startNode('bench/page-server.mjs', { args, env: { ...QUIET, PORT: String(port), DATABASE_URL: ctx.url, BENCH_SLUG: slug } });
+  const server = startNode('bench/page-server.mjs', { args, env: { ...QUIET, PORT: String(port), DATABASE_URL: ctx.url, BENCH_SLUG: slug, SESSION_SECRET } });
   await server.message('listening');
   const base = `http://127.0.0.1:${port}`;
   try {
@@ -104,9 +105,48 @@ export async function runPages(ctx) {
       report(`${name}_constant_rps`, rps(rounds.constant), 'req/s');
       report(`${name}_ratio`, rps(rounds.real) / rps(rounds.constant), 'ratio');
     }
+    await runAccountPages(base, settings, report);
   } finally {
     await server.stop();
   }
+}
+
+/**
+ * /account for 50 donors signed in at once (each through their manage link's button, as a donor
+ * does), among the million gifts: every request reads one donor's gifts and plans.
+ */
+async function runAccountPages(base, settings, report) {
+  const { AccountLinks } = await import('../dist/src/account/links.js');
+  const links = new AccountLinks('http://127.0.0.1', SESSION_SECRET);
+  const cookies = [];
+  for (let n = 1; n <= 50; n++) {
+    const donorId = await donorIdFor(n);
+    const path = new URL(links.manageUrl(donorId)).pathname;
+    const page = await fetch(base + path);
+    const preSession = page.headers.get('set-cookie').split(';')[0];
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())[1];
+    const signedIn = await fetch(base + path, {
+      method: 'POST', redirect: 'manual', body: new URLSearchParams({ _csrf: csrf }),
+      headers: { cookie: preSession, 'content-type': 'application/x-www-form-urlencoded', origin: base },
+    });
+    if (signedIn.status !== 303) throw new Error(`signing donor ${n} in answered ${signedIn.status}`);
+    cookies.push(signedIn.headers.get('set-cookie').split(';')[0]);
+  }
+  let next = 0;
+  const request = { method: 'GET', path: '/account', setupRequest: (req) => ({ ...req, headers: { cookie: cookies[next++ % cookies.length] } }) };
+  await load({ url: base, connections: 50, duration: 2, requests: [request] });
+  const result = await load({ url: base, connections: 50, duration: settings.seconds, requests: [request] });
+  if (result.failed) throw new Error(`/account: ${result.failed} failed requests (${JSON.stringify(result.statusCodes)})`);
+  report('account_rps', result.requestsPerSecond, 'req/s');
+  report('account_p50', result.p50Ms, 'ms');
+  report('account_p99', result.p99Ms, 'ms');
+}
+
+/** The id bench/seed.mjs gives its n-th donor. */
+async function donorIdFor(n) {
+  const { createHash } = await import('node:crypto');
+  const hex = createHash('md5').update(`bench-donor-${n}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** Signed checkout.session.completed events for sessions Kettle created, shaped like Stripe's own example. */
