@@ -1,4 +1,3 @@
-import PDFDocument from 'pdfkit';
 import type { StatementPage } from './statement-page';
 
 /**
@@ -44,8 +43,13 @@ const MARGIN = 50;
 const GREY = '#555555';
 const LINE = '#bbbbbb';
 
-/** The statement as a PDF (US Letter), with the same content as the printable page. */
-export function renderStatementPdf(page: StatementPage, opts: PdfOptions = {}): Promise<Buffer> {
+/**
+ * The statement as a PDF (US Letter), with the same content as the printable page. pdfkit is
+ * loaded on the first statement, not at boot: its fonts and tables are a quarter of an idle
+ * server's memory, for a page donors open once a year.
+ */
+export async function renderStatementPdf(page: StatementPage, opts: PdfOptions = {}): Promise<Buffer> {
+  const { default: PDFDocument } = await import('pdfkit');
   const doc = new PDFDocument({
     size: 'LETTER',
     margin: MARGIN,

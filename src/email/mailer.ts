@@ -1,4 +1,4 @@
-import { createTransport, type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { MailConfig } from '../config';
 import { FileOutbox } from './file-outbox';
 
@@ -36,6 +36,13 @@ export interface Mailer {
 }
 
 /**
+ * nodemailer is loaded with the first mail, not at boot: an idle instance (and the demo, until
+ * someone gives) does not carry it.
+ */
+let nodemailer: Promise<typeof import('nodemailer')> | null = null;
+const loadNodemailer = () => (nodemailer ??= import('nodemailer'));
+
+/**
  * Sends through SMTP_URL, or, when it is unset (never in production: config refuses that), writes
  * every mail to the file outbox under DATA_DIR/outbox for the /dev/outbox page.
  */
@@ -55,8 +62,10 @@ export function createMailer(config: MailConfig, baseUrl: string): Mailer {
   });
 
   if (config.smtpUrl) {
-    const transport: Transporter = createTransport({
-      url: config.smtpUrl,
+    const smtpUrl = config.smtpUrl;
+    let transport: Promise<Transporter> | null = null;
+    const smtp = () => (transport ??= loadNodemailer().then(({ createTransport }) => createTransport({
+      url: smtpUrl,
       pool: true,
       maxConnections: 3,
       // Bounds on silence only: a server that stalls fails the try. The outbox bounds a whole send
@@ -64,27 +73,28 @@ export function createMailer(config: MailConfig, baseUrl: string): Mailer {
       connectionTimeout: 10_000,
       greetingTimeout: 10_000,
       socketTimeout: 30_000,
-    });
+    })));
     return {
       fileOutbox: null,
       async send(mail) {
-        await transport.sendMail(envelope(mail));
+        await (await smtp()).sendMail(envelope(mail));
       },
-      close: () => transport.close(),
+      close: () => void transport?.then((t) => t.close()),
     };
   }
 
   const fileOutbox = new FileOutbox(config.outboxDir);
-  const composer = createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  let composer: Promise<Transporter> | null = null;
+  const compose = () => (composer ??= loadNodemailer().then(({ createTransport }) => createTransport({ streamTransport: true, buffer: true, newline: 'unix' })));
   return {
     fileOutbox,
     async send(mail) {
-      const info = await composer.sendMail(envelope(mail));
+      const info = await (await compose()).sendMail(envelope(mail));
       await fileOutbox.write(
         { id: mail.outboxId, to: mail.to, subject: mail.subject, html: mail.html, text: mail.text, writtenAt: new Date().toISOString() },
         info.message as Buffer,
       );
     },
-    close: () => composer.close(),
+    close: () => void composer?.then((c) => c.close()),
   };
 }
