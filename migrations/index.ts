@@ -8,6 +8,7 @@ import { DonorSelfService1764400000000 } from './1764400000000-DonorSelfService'
 import { DonorIndexes1764440000000 } from './1764440000000-DonorIndexes';
 import { MailClaimTokens1764450000000 } from './1764450000000-MailClaimTokens';
 import { PlanRetryDate1764460000000 } from './1764460000000-PlanRetryDate';
+import { AdminAccounts1764500000000 } from './1764500000000-AdminAccounts';
 
 /** Every migration, oldest first. Listed explicitly so compiled and test runs load the same set. */
 export const migrations = [
@@ -21,4 +22,5 @@ export const migrations = [
   DonorIndexes1764440000000,
   MailClaimTokens1764450000000,
   PlanRetryDate1764460000000,
+  AdminAccounts1764500000000,
 ];
