@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { ZodError } from 'zod';
+import { ADMIN_ROLES, AdminExistsError, createAdminAccount, MIN_PASSWORD_LENGTH, type AdminRole } from './admin/accounts/admin-accounts.service';
+import { promptHidden } from './admin/accounts/password-prompt';
 import { FIRST_STATEMENT_YEAR, parseStatementYear, queueStatementMails } from './account/statements.service';
 import { FREQUENCIES } from './campaigns/campaign.entity';
 import { CampaignExistsError, createCampaign } from './campaigns/campaign.service';
@@ -29,6 +31,10 @@ Commands:
       [--presets <a,b,c>]         preset amounts in major units, e.g. 10,25,50,100
       [--frequency <once|monthly|annual>]  default frequency (once)
       [--story <markdown>]
+  admin:create                    Create an admin console account (sign in at /admin/sign-in).
+      --email <email>
+      --role <owner|admin|viewer>  viewers see; admins act; owners also manage admin accounts
+      [--password <password>]     at least ${MIN_PASSWORD_LENGTH} characters; asked for (twice, not shown) when absent
   totals:verify                   Check every campaign's kept totals against a recomputation from the ledger.
   reconcile --since <duration>    Store Stripe events the webhook inbox lacks, e.g. --since 72h (also 30m, 7d).
                                   Past 30 days, sessions, invoices, refunds and disputes are read.
@@ -49,9 +55,16 @@ export interface CliIO {
   env: NodeJS.ProcessEnv;
   out(line: string): void;
   err(line: string): void;
+  /** Asks for a secret without showing it; absent when there is no terminal to ask on. */
+  promptHidden?(question: string): Promise<string>;
 }
 
-const processIO: CliIO = { env: process.env, out: (l) => console.log(l), err: (l) => console.error(l) };
+const processIO: CliIO = {
+  env: process.env,
+  out: (l) => console.log(l),
+  err: (l) => console.error(l),
+  promptHidden: process.stdin.isTTY ? promptHidden : undefined,
+};
 
 /** Runs one CLI command; returns the process exit code (0 ok, 1 check failed, 2 bad usage or error). */
 export async function runCli(argv: string[], io: CliIO = processIO): Promise<number> {
@@ -69,7 +82,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
     io.out(USAGE);
     return command ? 0 : 2;
   }
-  if (!['migrate', 'campaign:create', 'totals:verify', 'reconcile', 'retention:purge', 'statements:send'].includes(command)) throw new UsageError(`Unknown command "${command}".`);
+  if (!['migrate', 'campaign:create', 'admin:create', 'totals:verify', 'reconcile', 'retention:purge', 'statements:send'].includes(command)) throw new UsageError(`Unknown command "${command}".`);
 
   const config = loadConfig(io.env);
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
@@ -111,6 +124,8 @@ async function run(argv: string[], io: CliIO): Promise<number> {
       defaultFrequency: values.frequency as (typeof FREQUENCIES)[number] | undefined,
     };
   }
+
+  const adminInput = command === 'admin:create' ? await adminAccountArgs(rest, io) : undefined;
 
   let reconcileSince: Date | undefined;
   if (command === 'reconcile') {
@@ -154,6 +169,11 @@ async function run(argv: string[], io: CliIO): Promise<number> {
       }
       return 0;
     }
+    if (command === 'admin:create') {
+      const account = await createAdminAccount(database.dataSource, adminInput!);
+      io.out(`Created ${account.role} account ${account.email}. Sign in at ${config.baseUrl}/admin/sign-in`);
+      return 0;
+    }
     if (command === 'migrate') {
       io.out('Database is up to date.');
       return 0;
@@ -173,6 +193,26 @@ async function run(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
+/** admin:create's arguments, the password asked for twice on a terminal when not given. */
+async function adminAccountArgs(args: string[], io: CliIO): Promise<{ email: string; role: AdminRole; password: string }> {
+  const { values } = parseArgs({ args, options: { email: { type: 'string' }, role: { type: 'string' }, password: { type: 'string' } }, strict: true });
+  const email = values.email?.trim() ?? '';
+  if (!email) throw new UsageError('--email is required.');
+  if (email.length > 320 || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new UsageError(`--email must be an email address like someone@example.org (got "${email}")`);
+  if (!values.role) throw new UsageError(`--role is required: one of ${ADMIN_ROLES.join(', ')}.`);
+  if (!(ADMIN_ROLES as readonly string[]).includes(values.role)) throw new UsageError(`--role must be one of ${ADMIN_ROLES.join(', ')} (got "${values.role}")`);
+  let password = values.password;
+  if (password === undefined) {
+    if (!io.promptHidden) throw new UsageError('--password is required when not run on a terminal (on a terminal you are asked for it).');
+    password = await io.promptHidden('Password: ');
+    if (password.length >= MIN_PASSWORD_LENGTH && (await io.promptHidden('Same password again: ')) !== password) {
+      throw new UsageError('The two passwords differ. Nothing was created.');
+    }
+  }
+  if (password.length < MIN_PASSWORD_LENGTH) throw new UsageError(`The password must be at least ${MIN_PASSWORD_LENGTH} characters long. Nothing was created.`);
+  return { email, role: values.role as AdminRole, password };
+}
+
 /** The webhook inbox as the server builds it: reconcile stores through the same receive(). */
 function reconcileService(config: Config, dataSource: DataSource, logger: Logger): ReconcileService {
   const stripe = createStripeClient({ secretKey: config.stripe.secretKey!, apiBase: config.stripe.apiBase });
@@ -181,7 +221,7 @@ function reconcileService(config: Config, dataSource: DataSource, logger: Logger
 }
 
 function describeError(err: unknown): string {
-  if (err instanceof UsageError || err instanceof LookbackError || err instanceof ConfigError || err instanceof CampaignExistsError || err instanceof EmbeddedPostgresError) return err.message;
+  if (err instanceof UsageError || err instanceof LookbackError || err instanceof ConfigError || err instanceof CampaignExistsError || err instanceof AdminExistsError || err instanceof EmbeddedPostgresError) return err.message;
   if (err instanceof ZodError) return err.issues.map((i) => `--${String(i.path[0])} ${i.message}`).join('; ');
   const code = (err as { code?: string })?.code;
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `${(err as Error).message}\n\n${USAGE}`;

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
+import { cliOn } from './helpers/cli';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -9,12 +9,7 @@ beforeAll(async () => {
 });
 afterAll(() => db?.drop());
 
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, { env: { DATABASE_URL: db.url, LOG_LEVEL: 'silent' }, out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = cliOn(() => db.url);
 
 describe('npm run cli', () => {
   it('migrate brings the database up to date', async () => {

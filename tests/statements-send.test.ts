@@ -2,12 +2,12 @@ import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReceiptDetails } from '../src/account/statements.service';
 import type { Campaign } from '../src/campaigns/campaign.entity';
-import { runCli } from '../src/cli';
 import { renderStatementMail } from '../src/email/mails/statement';
 import { makeCampaign, startTestKettle, type TestKettle } from './helpers/kettle';
 import { ledgerSeed } from './helpers/ledger-seed';
 import { mailContext, mailFor, testLinks } from './helpers/mail-render';
 import { pdfText } from './helpers/pdf-text';
+import { cliOn } from './helpers/cli';
 
 const receipts: ReceiptDetails = { legalName: 'Test Newsroom Foundation, Inc.', taxId: '12-3456789', note: 'No goods or services were provided.' };
 
@@ -23,12 +23,7 @@ beforeAll(async () => {
 });
 afterAll(() => kettle?.close());
 
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, { env: { DATABASE_URL: kettle.dbUrl, LOG_LEVEL: 'silent' }, out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = cliOn(() => kettle.dbUrl);
 
 const statementMails = (year: number): Promise<{ dedupe_key: string; donor_id: string; params: unknown; status: string }[]> =>
   kettle.dataSource.query(`SELECT dedupe_key, donor_id, params, status FROM email_outbox WHERE kind = 'statement' AND params->>'year' = $1 ORDER BY dedupe_key`, [String(year)]);
