@@ -7,6 +7,9 @@ import { pinoHttp } from 'pino-http';
 import type { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { accountRoutes } from './account/account.routes';
+import { AdminAccountsService } from './admin/accounts/admin-accounts.service';
+import { adminRoutes } from './admin/accounts/admin.routes';
+import { AdminSignInLimiter } from './admin/accounts/admin-sign-in-limiter';
 import { AccountLinks } from './account/links';
 import { DEFAULT_SIGN_IN_LIMITS, SignInLimiter } from './account/sign-in-limiter';
 import { SignInService } from './account/sign-in.service';
@@ -162,6 +165,13 @@ export function createApp(deps: AppDeps): App {
     signIn: new SignInService(dataSource, links, new SignInLimiter(pool, DEFAULT_SIGN_IN_LIMITS, rateLimitKey)),
     planActions: new PlanActionsService(dataSource, stripe, config.baseUrl, logger),
     receipts: config.receipts,
+  }));
+
+  app.use('/admin', adminRoutes({
+    pool,
+    sessionSecret: config.sessionSecret,
+    secureCookies: config.baseUrl.startsWith('https://'),
+    accounts: new AdminAccountsService(dataSource, new AdminSignInLimiter(pool, rateLimitKey)),
   }));
 
   app.use(notFound);
