@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csrfOf } from './helpers/account';
-import { startTestKettle, type TestKettle } from './helpers/kettle';
+import { appVariant, startTestKettle, type TestKettle } from './helpers/kettle';
 import { cliOn } from './helpers/cli';
 
 const PASSWORD = 'correct horse battery';
@@ -123,6 +123,12 @@ describe('signing in to /admin', () => {
     // Only owners see the audit log and the sign-everyone-out form.
     expect(page.text).not.toContain('Audit log');
     expect(page.text).not.toContain('/admin/sessions/revoke-all');
+  });
+
+  it('marks the session cookie Secure when BASE_URL is https', async () => {
+    const https = appVariant(kettle, { config: { baseUrl: 'https://give.example.org' } });
+    const res = await request(https).get('/admin/sign-in').set('X-Forwarded-Proto', 'https');
+    expect(String(res.headers['set-cookie'])).toMatch(/^kettle_admin=.*; Secure/);
   });
 
   it('says the same for a wrong password and an unknown email', async () => {
