@@ -1,4 +1,5 @@
 import type { Frequency } from '../campaigns/campaign.entity';
+import { longDate } from '../dates';
 import { giftKind } from '../donations/gift-words';
 import { randomBytes } from 'node:crypto';
 import { In, Not, type EntityManager } from 'typeorm';
@@ -7,7 +8,7 @@ import { addMonthsUtc, nextChargeAt, ENDED_STATUSES } from '../donations/plan-sc
 import { RecurringGift } from '../donations/recurring-gift.entity';
 import { formatCharge, minorToMajorString } from '../money';
 import { amountAtInterval } from './plan-forms';
-import { endingDate, everyWord, formatDate, frequencyWord, planAmount } from './plan-words';
+import { endingDate, everyWord, frequencyWord, planAmount } from './plan-words';
 
 /** A plan form that could not be used, shown beside its field on the plan it was sent for. */
 export interface PlanFormProblem {
@@ -70,7 +71,7 @@ async function giftsOf(manager: EntityManager, donorId: string) {
     const money = (minor: number) => formatCharge(minor, row.currency);
     return {
       year: row.occurred_at.getUTCFullYear(),
-      date: formatDate(row.occurred_at),
+      date: longDate(row.occurred_at),
       campaign: row.title,
       kind: giftKind(row.frequency, row.renewal),
       amount: money(amount),
@@ -108,7 +109,7 @@ function planView(plan: RecurringGift & { campaignTitle: string }, all: Recurrin
     frequency: frequencyWord(plan.interval),
     status: statusOf(plan),
     // Past due: the status says when the unpaid gift is tried again; the period after it is not next.
-    nextCharge: next && plan.status !== 'past_due' ? formatDate(next) : null,
+    nextCharge: next && plan.status !== 'past_due' ? longDate(next) : null,
     card: ended ? null : cardWords(plan),
     cardDiffers: !ended && cardDiffersFromOthers(plan, all),
     ended,
@@ -125,7 +126,7 @@ function planView(plan: RecurringGift & { campaignTitle: string }, all: Recurrin
       canCancel: !plan.cancelAtPeriodEnd,
       // A gift set to end has no next gift to change; "Keep my gift" comes first.
       canChange: !plan.cancelAtPeriodEnd,
-      periodEnd: plan.currentPeriodEnd ? formatDate(plan.currentPeriodEnd) : null,
+      periodEnd: plan.currentPeriodEnd ? longDate(plan.currentPeriodEnd) : null,
       reasonValue: problem?.field === 'reason' ? problem.value ?? '' : '',
     },
   };
@@ -139,8 +140,8 @@ function pauseView(plan: RecurringGift) {
   const next = plan.currentPeriodEnd;
   return {
     annual: plan.interval === 'year',
-    next: next ? formatDate(next) : null,
-    yearAfter: next ? formatDate(addMonthsUtc(next, 12)) : null,
+    next: next ? longDate(next) : null,
+    yearAfter: next ? longDate(addMonthsUtc(next, 12)) : null,
   };
 }
 
@@ -155,7 +156,7 @@ function switchView(plan: RecurringGift, next: Date | null, problem: PlanFormPro
     frequency: frequencyWord(interval),
     every: everyWord(interval),
     amount: converted !== null && plan.currency ? formatCharge(converted, plan.currency) : null,
-    from: next ? formatDate(next) : null,
+    from: next ? longDate(next) : null,
     value: problem?.field === 'frequencyAmount' && problem.value !== undefined
       ? problem.value
       : converted !== null && plan.currency ? minorToMajorString(converted, plan.currency) : '',
@@ -164,19 +165,19 @@ function switchView(plan: RecurringGift, next: Date | null, problem: PlanFormPro
 
 function statusOf(plan: RecurringGift): { key: string; label: string } {
   if (plan.status === 'canceled') {
-    return { key: 'canceled', label: plan.canceledAt ? `Canceled on ${formatDate(plan.canceledAt)}` : 'Canceled' };
+    return { key: 'canceled', label: plan.canceledAt ? `Canceled on ${longDate(plan.canceledAt)}` : 'Canceled' };
   }
   if (plan.status === 'incomplete_expired') return { key: 'canceled', label: 'Never started' };
   if (plan.cancelAtPeriodEnd) {
     const end = endingDate(plan);
-    return { key: 'ending', label: end ? `Ending on ${formatDate(end)}` : 'Ending at the end of this period' };
+    return { key: 'ending', label: end ? `Ending on ${longDate(end)}` : 'Ending at the end of this period' };
   }
   if (plan.status === 'past_due' || plan.status === 'unpaid') {
     const retry = plan.status === 'past_due' && plan.nextPaymentAttemptAt && plan.nextPaymentAttemptAt.getTime() > Date.now()
-      ? ` We will try again on ${formatDate(plan.nextPaymentAttemptAt)}, with the card shown here.` : '';
+      ? ` We will try again on ${longDate(plan.nextPaymentAttemptAt)}, with the card shown here.` : '';
     return { key: 'past_due', label: `Past due: your last payment did not go through. Please update your card.${retry}` };
   }
-  if (plan.paused) return { key: 'paused', label: plan.pauseResumesAt ? `Paused until ${formatDate(plan.pauseResumesAt)}` : 'Paused' };
+  if (plan.paused) return { key: 'paused', label: plan.pauseResumesAt ? `Paused until ${longDate(plan.pauseResumesAt)}` : 'Paused' };
   return { key: 'active', label: 'Active' };
 }
 

@@ -1,11 +1,9 @@
 import type { PlanActionOutcome, PlanChange } from '../donations/plan-actions.service';
 import { addMonthsUtc, nextChargeAt } from '../donations/plan-schedule';
 import type { RecurringGift } from '../donations/recurring-gift.entity';
+import { longDate } from '../dates';
 import { formatMoney } from '../money';
 
-/** Dates as the campaign pages write them ("January 1, 2027"), in UTC like Stripe's periods. */
-const DATE = new Intl.DateTimeFormat('en-US', { dateStyle: 'long', timeZone: 'UTC' });
-export const formatDate = (date: Date) => DATE.format(date);
 
 const EVERY = { month: 'month', year: 'year' } as const;
 export const everyWord = (interval: string | null) => EVERY[interval as keyof typeof EVERY] ?? 'period';
@@ -16,7 +14,7 @@ export const planAmount = (plan: RecurringGift) => (plan.amount !== null && plan
 /** "Your next gift of $15.00 is on January 1, 2027." — or why there is none. */
 export function nextGiftSentence(plan: RecurringGift): string {
   const next = nextChargeAt(plan);
-  if (next) return `Your next gift of ${planAmount(plan)} is on ${formatDate(next)}.`;
+  if (next) return `Your next gift of ${planAmount(plan)} is on ${longDate(next)}.`;
   if (plan.paused) return 'Nothing will be charged until you resume it.';
   return 'Nothing more will be charged.';
 }
@@ -38,7 +36,7 @@ export function pauseSentence(plan: RecurringGift): string | null {
     skipped.push(renewal);
   }
   const gifts = `${plan.interval === 'year' ? 'yearly' : 'monthly'} gift${skipped.length === 1 ? '' : 's'}`;
-  return `the ${gifts} on ${LIST.format(skipped.map(formatDate))} ${skipped.length === 1 ? 'is' : 'are'} skipped, and giving starts again on ${formatDate(resumes)}`;
+  return `the ${gifts} on ${LIST.format(skipped.map(longDate))} ${skipped.length === 1 ? 'is' : 'are'} skipped, and giving starts again on ${longDate(resumes)}`;
 }
 
 /** The day a plan set to end stops (its last paid period's end). */
@@ -66,7 +64,7 @@ export function planChangeMessage(change: PlanChange, outcome: Extract<PlanActio
       const next = nextChargeAt(plan);
       const now = `Your gift is now ${frequencyWord(plan.interval)}: ${amount} a ${everyWord(plan.interval)}`;
       return next
-        ? `${now}, from your next gift on ${formatDate(next)}. Nothing is charged today.`
+        ? `${now}, from your next gift on ${longDate(next)}. Nothing is charged today.`
         : `${now}. Nothing is charged today. ${nextGiftSentence(plan)}`;
     }
     case 'pause': {
@@ -84,5 +82,5 @@ export function planChangeMessage(change: PlanChange, outcome: Extract<PlanActio
 
 function endDatePhrase(plan: RecurringGift): string {
   const end = endingDate(plan);
-  return end ? ` on ${formatDate(end)}` : '';
+  return end ? ` on ${longDate(end)}` : '';
 }

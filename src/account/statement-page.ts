@@ -1,10 +1,11 @@
 import type { Frequency } from '../campaigns/campaign.entity';
 import { formatCharge } from '../money';
-import { shortReference, type Statement } from './statements.service';
+import { longDate } from '../dates';
+import { giftReference } from '../donations/gift-words';
+import type { Statement } from './statements.service';
 
 const FREQUENCY_LABELS: Record<Frequency, string> = { once: 'One-off', monthly: 'Monthly', annual: 'Annual' };
 const GIFT_DATE = new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeZone: 'UTC' });
-const ISSUE_DATE = new Intl.DateTimeFormat('en-US', { dateStyle: 'long', timeZone: 'UTC' });
 
 /**
  * A statement as people read it, money and dates formatted: the printable page, the PDF and the
@@ -37,7 +38,7 @@ export function statementPageModel(statement: Statement, now = new Date()): Stat
   return {
     title: `Giving statement ${statement.year}`,
     year: statement.year,
-    issuedOn: ISSUE_DATE.format(now),
+    issuedOn: longDate(now),
     organisation: statement.organisation,
     donor: { name: statement.donor.name, email: statement.donor.email },
     hasGifts: statement.gifts.length > 0,
@@ -45,7 +46,7 @@ export function statementPageModel(statement: Statement, now = new Date()): Stat
     gifts: statement.gifts.map((g) => ({
       date: GIFT_DATE.format(g.occurredAt),
       campaign: g.campaignTitle,
-      reference: shortReference(g.entryId),
+      reference: giftReference(g.entryId),
       referenceFull: g.entryId,
       frequency: g.frequency ? FREQUENCY_LABELS[g.frequency] : '',
       amount: formatCharge(g.amount, g.currency),

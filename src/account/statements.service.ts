@@ -57,9 +57,6 @@ export function yearBounds(year: number): [start: Date, end: Date] {
   return [new Date(Date.UTC(year, 0, 1)), new Date(Date.UTC(year + 1, 0, 1))];
 }
 
-/** The short form of a gift reference, printed beside the full ledger entry id. */
-export const shortReference = (entryId: string): string => entryId.slice(0, 8).toUpperCase();
-
 /**
  * A donor's statement for a calendar year (UTC): every gift they made that year, each with what
  * was refunded of it since (refunds and lost disputes, less refund reversals), and the totals

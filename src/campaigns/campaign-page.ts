@@ -1,3 +1,4 @@
+import { longDate } from '../dates';
 import type { DataSource } from 'typeorm';
 import type { FieldErrors } from '../donations/donation-form';
 import { formatMoney, minorToMajorString } from '../money';
@@ -13,7 +14,6 @@ const CLOSED_MESSAGES: Record<Exclude<CampaignState, 'open'>, string> = {
 };
 
 // Built once: constructing an Intl formatter costs far more than formatting with one.
-const END_DATE = new Intl.DateTimeFormat('en-US', { dateStyle: 'long', timeZone: 'UTC' });
 const WALL_DATE = new Intl.DateTimeFormat('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
 
 // A cached campaign is the same object for about a second: its story is rendered once for all its views.
@@ -45,7 +45,7 @@ export function progressView(campaign: Campaign, progress: CampaignProgress) {
     donorsLabel: progress.donors === 1 ? 'donor' : 'donors',
     daysLeft: progress.daysLeft,
     daysLeftLabel: progress.daysLeft === 1 ? 'day left' : 'days left',
-    endsOn: campaign.endsAt ? END_DATE.format(campaign.endsAt) : null,
+    endsOn: campaign.endsAt ? longDate(campaign.endsAt) : null,
   };
 }
 

@@ -10,3 +10,6 @@ export function giftKind(frequency: Frequency | null, renewal: boolean): string 
   }
   return 'One-off gift';
 }
+
+/** The short form of a ledger entry id a donor can quote (receipts, statements): its first 8 hex digits, upper case. */
+export const giftReference = (entryId: string): string => entryId.replace(/-/g, '').slice(0, 8).toUpperCase();

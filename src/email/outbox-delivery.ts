@@ -115,13 +115,11 @@ export class OutboxDelivery {
     // The donor's address is read with the claim: a donor erased since the mail was queued has none.
     const [rows] = await this.dataSource.query(
       `UPDATE email_outbox o SET locked_until = now() + $2 * interval '1 millisecond', claim_token = $3
-         FROM (SELECT id FROM email_outbox
-                WHERE status = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until <= now())
-                ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due
+         FROM (SELECT e.id, d.email, d.name FROM email_outbox e LEFT JOIN donors d ON d.id = e.donor_id
+                WHERE e.status = 'pending' AND e.next_attempt_at <= now() AND (e.locked_until IS NULL OR e.locked_until <= now())
+                ORDER BY e.next_attempt_at LIMIT $1 FOR UPDATE OF e SKIP LOCKED) due
         WHERE o.id = due.id
-       RETURNING o.id, o.kind, o.params, o.attempts, o.donor_id,
-                 (SELECT email FROM donors d WHERE d.id = o.donor_id) AS donor_email,
-                 (SELECT name FROM donors d WHERE d.id = o.donor_id) AS donor_name`,
+       RETURNING o.id, o.kind, o.params, o.attempts, o.donor_id, due.email AS donor_email, due.name AS donor_name`,
       [this.policy.batchSize, this.policy.leaseMs, token],
     ) as [ClaimedMail[], number];
     return { token, mails: rows };

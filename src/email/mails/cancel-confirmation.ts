@@ -1,6 +1,7 @@
 import { param, type MailRenderer } from './mail';
 import { loadPlan } from './plan';
-import { greeting, longDate, oneLine } from './words';
+import { longDate } from '../../dates';
+import { greeting, oneLine } from './words';
 
 /**
  * cancel_confirmation { recurringGiftId }: a plan set to end at the end of its period, or ended

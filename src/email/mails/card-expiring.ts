@@ -2,7 +2,8 @@ import { loadExpiringCard } from '../../donations/card-expiry.service';
 import { isSupportedCurrency } from '../../money';
 import type { MailContext, MailToRender, RenderOutcome } from './mail';
 import { cardBrandName } from './plan';
-import { greeting, longDate, oneLine, planAdjective, planAmount } from './words';
+import { longDate } from '../../dates';
+import { greeting, oneLine, planAdjective, planAmount } from './words';
 
 const MONTH_YEAR = new Intl.DateTimeFormat('en-US', { month: 'long', year: 'numeric', timeZone: 'UTC' });
 

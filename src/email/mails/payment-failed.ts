@@ -1,7 +1,8 @@
 import { formatCharge, isSupportedCurrency } from '../../money';
 import { param, type MailRenderer } from './mail';
 import { loadPlan } from './plan';
-import { greeting, longDate, oneLine } from './words';
+import { longDate } from '../../dates';
+import { greeting, oneLine } from './words';
 
 /**
  * Stripe's decline codes in plain words. Lost or stolen cards read as a plain decline, as Stripe

@@ -3,7 +3,9 @@ import type { Frequency } from '../../campaigns/campaign.entity';
 import { formatCharge } from '../../money';
 import { param, type MailRenderer } from './mail';
 import { giftKind } from '../../donations/gift-words';
-import { giftReference, greeting, longDate, oneLine } from './words';
+import { longDate } from '../../dates';
+import { giftReference } from '../../donations/gift-words';
+import { greeting, oneLine } from './words';
 
 interface GiftRow {
   donor_id: string | null;

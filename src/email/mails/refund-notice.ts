@@ -1,6 +1,8 @@
 import { formatCharge } from '../../money';
 import { param, type MailRenderer } from './mail';
-import { giftReference, greeting, longDate, oneLine } from './words';
+import { longDate } from '../../dates';
+import { giftReference } from '../../donations/gift-words';
+import { greeting, oneLine } from './words';
 
 interface RefundRow {
   donor_id: string | null;

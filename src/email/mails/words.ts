@@ -3,14 +3,6 @@ import type { MailRecipient } from './mail';
 
 /** Words the mails share, so a receipt and a statement say a gift the same way. */
 
-const LONG_DATE = new Intl.DateTimeFormat('en-US', { dateStyle: 'long', timeZone: 'UTC' });
-
-/** "November 27, 2026" (UTC, as the pages show dates). */
-export const longDate = (date: Date) => LONG_DATE.format(date);
-
-/** The short form of a ledger entry id a donor can quote: its first 8 hex digits, upper case. */
-export const giftReference = (entryId: string) => entryId.replace(/-/g, '').slice(0, 8).toUpperCase();
-
 /** "Dear Jane Doe," or "Hello," when we have no name. */
 export const greeting = (donor: MailRecipient) => (donor.name ? `Dear ${donor.name},` : 'Hello,');
 
