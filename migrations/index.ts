@@ -9,6 +9,7 @@ import { DonorIndexes1764440000000 } from './1764440000000-DonorIndexes';
 import { MailClaimTokens1764450000000 } from './1764450000000-MailClaimTokens';
 import { PlanRetryDate1764460000000 } from './1764460000000-PlanRetryDate';
 import { AdminAccounts1764500000000 } from './1764500000000-AdminAccounts';
+import { CampaignConsole1764510000000 } from './1764510000000-CampaignConsole';
 
 /** Every migration, oldest first. Listed explicitly so compiled and test runs load the same set. */
 export const migrations = [
@@ -23,4 +24,5 @@ export const migrations = [
   MailClaimTokens1764450000000,
   PlanRetryDate1764460000000,
   AdminAccounts1764500000000,
+  CampaignConsole1764510000000,
 ];

@@ -8,7 +8,7 @@ import type { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { accountRoutes } from './account/account.routes';
 import { AdminAccountsService } from './admin/accounts/admin-accounts.service';
-import { adminRoutes } from './admin/accounts/admin.routes';
+import { adminRoutes } from './admin/admin.routes';
 import { AdminSignInLimiter } from './admin/accounts/admin-sign-in-limiter';
 import { AccountLinks } from './account/links';
 import { DEFAULT_SIGN_IN_LIMITS, SignInLimiter } from './account/sign-in-limiter';
@@ -168,6 +168,7 @@ export function createApp(deps: AppDeps): App {
   }));
 
   app.use('/admin', adminRoutes({
+    dataSource,
     pool,
     sessionSecret: config.sessionSecret,
     secureCookies: config.baseUrl.startsWith('https://'),

@@ -115,11 +115,10 @@ describe('signing in to /admin', () => {
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Lax/);
 
-    const page = await client.get('/admin');
+    const page = await client.get('/admin/accounts');
     expect(page.status).toBe(200);
     expect(page.headers['cache-control']).toBe('no-store');
     expect(page.text).toContain(`Signed in as <strong>${email}</strong> (admin)`);
-    expect(page.text).toContain('the dashboard comes next');
     // Only owners see the audit log and the sign-everyone-out form.
     expect(page.text).not.toContain('Audit log');
     expect(page.text).not.toContain('/admin/sessions/revoke-all');
@@ -230,11 +229,11 @@ describe('roles, sign-out and signing everyone out', () => {
 
     const res = await postFromAdminPage(owner, '/admin/sessions/revoke-all');
     expect(res.status).toBe(303);
-    expect(res.headers.location).toBe('/admin?revoked=1');
+    expect(res.headers.location).toBe('/admin/accounts?revoked=1');
 
     expect((await other.get('/admin')).headers.location).toBe('/admin/sign-in');
     expect((await ownerElsewhere.get('/admin')).headers.location).toBe('/admin/sign-in');
-    const page = await owner.get('/admin?revoked=1');
+    const page = await owner.get('/admin/accounts?revoked=1');
     expect(page.status).toBe(200);
     expect(page.text).toContain('Everyone else has been signed out.');
     expect(page.text).toContain('Audit log');

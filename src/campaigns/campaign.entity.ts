@@ -25,6 +25,17 @@ export class Campaign {
   @Column({ name: 'goal_amount', type: 'bigint', transformer: bigintNumber })
   goalAmount: number;
 
+  /** Money pledged before the campaign opened: shown with the ledger's total, never in the ledger. */
+  @Column({ name: 'starting_amount', type: 'bigint', transformer: bigintNumber, default: 0 })
+  startingAmount: number;
+
+  @Column({ name: 'hero_image_url', type: 'text', nullable: true })
+  heroImageUrl: string | null;
+
+  /** Donors' comments wait for an admin's approval before the donor wall shows them. */
+  @Column({ name: 'hold_comments', type: 'boolean', default: false })
+  holdComments: boolean;
+
   @Column({ name: 'preset_amounts', type: 'bigint', array: true, transformer: bigintArray })
   presetAmounts: number[];
 

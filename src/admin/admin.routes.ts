@@ -1,0 +1,42 @@
+import { Router } from 'express';
+import type { Pool } from 'pg';
+import type { DataSource } from 'typeorm';
+import { csrfProtection, sessionMiddleware } from '../web/sessions';
+import { requireRole, requireSignedIn } from './admin-access';
+import type { AdminAccountsService } from './accounts/admin-accounts.service';
+import { ADMIN_COOKIE, adminAccountsRoutes, adminSignInRoutes } from './accounts/accounts.routes';
+import { dashboardRoutes } from './dashboard/dashboard.routes';
+
+/** An admin session ends after 30 minutes without a request: the console can refund and erase. */
+const ADMIN_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
+
+export interface AdminDeps {
+  dataSource: DataSource;
+  pool: Pool;
+  sessionSecret: string;
+  secureCookies: boolean;
+  accounts: AdminAccountsService;
+}
+
+/**
+ * The admin console, mounted at /admin: its own session cookie, no page kept by any cache.
+ * Every page family below the guards is a router of its own (src/admin/<family>/).
+ */
+export function adminRoutes(deps: AdminDeps): Router {
+  const router = Router();
+  router.use(sessionMiddleware(deps.pool, { cookieName: ADMIN_COOKIE, idleTimeoutMs: ADMIN_IDLE_TIMEOUT_MS, secret: deps.sessionSecret, secure: deps.secureCookies }));
+  router.use((_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
+  router.use(adminSignInRoutes(deps.accounts));
+
+  // Below: a signed-in admin, and on every POST the session's CSRF token.
+  router.use(requireSignedIn(deps.accounts));
+  router.use(csrfProtection);
+  router.use(adminAccountsRoutes(deps.accounts));
+  // Every POST below changes something: not for viewers (owner-only routes add requireRole('owner')).
+  router.use(requireRole('admin'));
+  router.use(dashboardRoutes());
+  return router;
+}
