@@ -9,6 +9,7 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { accountRoutes } from './account/account.routes';
 import { AdminAccountsService } from './admin/accounts/admin-accounts.service';
 import { adminRoutes } from './admin/admin.routes';
+import { CsvExporter } from './admin/exports/csv-export';
 import { AdminSignInLimiter } from './admin/accounts/admin-sign-in-limiter';
 import { AccountLinks } from './account/links';
 import { DEFAULT_SIGN_IN_LIMITS, SignInLimiter } from './account/sign-in-limiter';
@@ -87,6 +88,7 @@ export function createApp(deps: AppDeps): App {
   const webhooks = new WebhookService(dataSource, stripe, deps.webhookSecret, () => webhookWorker.wake());
   const checkout = new CheckoutService(dataSource, stripe, config.baseUrl, config.orgName, logger);
   const pool = (dataSource.driver as PostgresDriver).master;
+  const planActions = new PlanActionsService(dataSource, stripe, config.baseUrl, logger);
   const rateLimitKey = deriveSecret(config.sessionSecret, 'rate-limit-keys');
   const limiter = new DonateLimiter(pool, config.donateLimits, rateLimitKey);
   const challenge = createHumanChallenge(config.captcha, dataSource, config.sessionSecret);
@@ -163,13 +165,19 @@ export function createApp(deps: AppDeps): App {
     sessionSecret: config.sessionSecret,
     secureCookies: config.baseUrl.startsWith('https://'),
     signIn: new SignInService(dataSource, links, new SignInLimiter(pool, DEFAULT_SIGN_IN_LIMITS, rateLimitKey)),
-    planActions: new PlanActionsService(dataSource, stripe, config.baseUrl, logger),
+    planActions,
     receipts: config.receipts,
   }));
 
   app.use('/admin', adminRoutes({
+    config,
     dataSource,
     pool,
+    stripe,
+    logger,
+    links,
+    planActions,
+    exporter: new CsvExporter(pool.options.connectionString!),
     sessionSecret: config.sessionSecret,
     secureCookies: config.baseUrl.startsWith('https://'),
     accounts: new AdminAccountsService(dataSource, new AdminSignInLimiter(pool, rateLimitKey)),

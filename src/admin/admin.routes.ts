@@ -1,21 +1,35 @@
 import { Router } from 'express';
 import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
+import type { AccountLinks } from '../account/links';
+import type { Config } from '../config';
+import type { PlanActionsService } from '../donations/plan-actions.service';
+import type { Logger } from '../logger';
+import type { Stripe } from '../payments/stripe/stripe-client';
 import { csrfProtection, sessionMiddleware } from '../web/sessions';
 import { requireRole, requireSignedIn } from './admin-access';
 import type { AdminAccountsService } from './accounts/admin-accounts.service';
 import { ADMIN_COOKIE, adminAccountsRoutes, adminSignInRoutes } from './accounts/accounts.routes';
 import { dashboardRoutes } from './dashboard/dashboard.routes';
+import type { CsvExporter } from './exports/csv-export';
 
 /** An admin session ends after 30 minutes without a request: the console can refund and erase. */
 const ADMIN_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
 
 export interface AdminDeps {
+  config: Config;
   dataSource: DataSource;
   pool: Pool;
+  stripe: Stripe;
+  logger: Logger;
   sessionSecret: string;
   secureCookies: boolean;
   accounts: AdminAccountsService;
+  /** Manage links for donors (the donor page resends one). */
+  links: AccountLinks;
+  /** Cancelling a plan for a donor goes through the same service as the donor's own button. */
+  planActions: PlanActionsService;
+  exporter: CsvExporter;
 }
 
 /**
