@@ -7,6 +7,7 @@ const NAV = [
   { section: 'dashboard', label: 'Dashboard', href: '/admin' },
   { section: 'campaigns', label: 'Campaigns', href: '/admin/campaigns' },
   { section: 'gifts', label: 'Gifts', href: '/admin/gifts' },
+  { section: 'moderation', label: 'Moderation', href: '/admin/moderation' },
   { section: 'donors', label: 'Donors', href: '/admin/donors' },
   { section: 'recurring', label: 'Recurring', href: '/admin/recurring' },
   { section: 'webhooks', label: 'Webhooks', href: '/admin/webhooks' },

@@ -11,6 +11,7 @@ import { requireRole, requireSignedIn } from './admin-access';
 import type { AdminAccountsService } from './accounts/admin-accounts.service';
 import { ADMIN_COOKIE, adminAccountsRoutes, adminSignInRoutes } from './accounts/accounts.routes';
 import { dashboardRoutes } from './dashboard/dashboard.routes';
+import { giftRoutes } from './gifts/gifts.routes';
 import type { CsvExporter } from './exports/csv-export';
 
 /** An admin session ends after 30 minutes without a request: the console can refund and erase. */
@@ -52,5 +53,6 @@ export function adminRoutes(deps: AdminDeps): Router {
   // Every POST below changes something: not for viewers (owner-only routes add requireRole('owner')).
   router.use(requireRole('admin'));
   router.use(dashboardRoutes());
+  router.use(giftRoutes(deps));
   return router;
 }

@@ -99,7 +99,7 @@ export interface WallEntry {
  * Recent first gifts (not renewals) that still count, with what the donor chose to make public.
  * The filter matches ledger_entries_wall_idx's predicate and the order its key, so the plan is a
  * walk down that index stopped by the LIMIT, whether or not the planner has statistics; only the
- * few gifts it keeps look up their intent (by primary key).
+ * few gifts it keeps look up their intent (by primary key) and the campaign's hold_comments.
  */
 export const DONOR_WALL_QUERY = `
   SELECT ci.donor_name, ci.comment, ci.anonymous, wall.occurred_at
@@ -110,7 +110,12 @@ export const DONOR_WALL_QUERY = `
              AND g.amount + COALESCE((SELECT SUM(a.amount) FROM ledger_entries a WHERE a.gift_entry_id = g.id), 0) > 0
            ORDER BY g.occurred_at DESC
            LIMIT $2) wall
-    CROSS JOIN LATERAL (SELECT i.donor_name, i.comment, i.anonymous FROM checkout_intents i WHERE i.id = wall.checkout_intent_id) ci
+    CROSS JOIN (SELECT hold_comments FROM campaigns WHERE id = $1) c
+    -- An admin may hide a name and comment; where the campaign holds comments, one shows once approved.
+    CROSS JOIN LATERAL (SELECT CASE WHEN i.comment_hidden_at IS NULL THEN i.donor_name END AS donor_name,
+                               CASE WHEN i.comment_hidden_at IS NULL AND (NOT c.hold_comments OR i.comment_approved_at IS NOT NULL) THEN i.comment END AS comment,
+                               i.anonymous OR i.comment_hidden_at IS NOT NULL AS anonymous
+                          FROM checkout_intents i WHERE i.id = wall.checkout_intent_id) ci
    ORDER BY wall.occurred_at DESC`;
 
 export async function recentPublicGifts(dataSource: DataSource, campaignId: string, limit = 10): Promise<WallEntry[]> {
