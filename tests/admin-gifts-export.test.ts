@@ -129,6 +129,6 @@ describe('exporting 100,000 gifts', () => {
     });
     expect(lines).toBe(GIFTS + 1);
     expect(bytes).toBeGreaterThan(10_000_000);
-    expect(peakGrowth).toBeLessThan(bytes / 5);
+    expect(peakGrowth).toBeLessThan(bytes / 3);
   }, 120_000);
 });
