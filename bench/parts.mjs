@@ -40,6 +40,7 @@ async function startKettle(ctx, { smtpUrl } = {}) {
   }
   return {
     baseUrl,
+    pid: server.child.pid,
     async stop() {
       await Promise.all([server.stop(), emulator.stop()]);
       rmSync(dataDir, { recursive: true, force: true });
@@ -296,5 +297,67 @@ export async function runStart(ctx) {
     await server.stop();
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The gifts CSV export of the admin console over every gift (1,000,000 unless BENCH_GIFTS says
+ * otherwise; the pages part's gifts count when it ran first), read as fast as this process can:
+ * rows per second, and the server's peak resident memory while it streams (sampled every 50 ms).
+ */
+export async function runGiftsCsv(ctx) {
+  const { db, settings, report } = ctx;
+  const { rows: [{ gifts }] } = await db.query(`SELECT count(*)::int AS gifts FROM ledger_entries WHERE kind = 'gift'`);
+  if (gifts < settings.gifts) {
+    const campaignId = await createBenchCampaign(db, 'bench-csv', 'A campaign to export');
+    await loadGifts(db, campaignId, settings.gifts - gifts);
+  }
+  const { createDataSource } = await import('../dist/src/db/data-source.js');
+  const { createAdminAccount } = await import('../dist/src/admin/accounts/admin-accounts.service.js');
+  const dataSource = createDataSource(ctx.url, 1);
+  await dataSource.initialize();
+  const email = 'bench-admin@bench.example';
+  const password = 'bench admin password';
+  await createAdminAccount(dataSource, { email, role: 'viewer', password }).catch(() => undefined);
+  await dataSource.destroy();
+
+  const kettle = await startKettle(ctx);
+  try {
+    const form = await fetch(`${kettle.baseUrl}/admin/sign-in`);
+    const preSession = form.headers.get('set-cookie').split(';')[0];
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())[1];
+    const signedIn = await fetch(`${kettle.baseUrl}/admin/sign-in`, {
+      method: 'POST', redirect: 'manual', body: new URLSearchParams({ _csrf: csrf, email, password }),
+      headers: { cookie: preSession, 'content-type': 'application/x-www-form-urlencoded', origin: kettle.baseUrl },
+    });
+    if (signedIn.status !== 303) throw new Error(`admin sign-in answered ${signedIn.status}`);
+    const cookie = signedIn.headers.get('set-cookie').split(';')[0];
+
+    const idleRss = rssMb(kettle.pid);
+    let peakRss = idleRss;
+    const sampler = setInterval(() => { peakRss = Math.max(peakRss, rssMb(kettle.pid)); }, 50);
+    const started = performance.now();
+    let lines = 0;
+    let bytes = 0;
+    try {
+      const res = await fetch(`${kettle.baseUrl}/admin/exports/gifts.csv`, { headers: { cookie } });
+      if (res.status !== 200) throw new Error(`gifts.csv answered ${res.status}`);
+      for await (const chunk of res.body) {
+        bytes += chunk.length;
+        for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines += 1;
+      }
+    } finally {
+      clearInterval(sampler);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const rows = lines - 1; // the header
+    if (rows < settings.gifts) throw new Error(`gifts.csv had ${rows} rows, expected at least ${settings.gifts}`);
+    report('gifts_csv_rows', rows, 'rows');
+    report('gifts_csv_rows_per_s', rows / seconds, 'rows/s');
+    report('gifts_csv_mb', bytes / 2 ** 20, 'MB');
+    report('gifts_csv_idle_rss_server', idleRss, 'MB');
+    report('gifts_csv_peak_rss_server', peakRss, 'MB');
+  } finally {
+    await kettle.stop();
   }
 }
