@@ -14,7 +14,9 @@ export class GiftConsoleIndexes1764520001000 implements MigrationInterface {
   transaction = false as const;
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ledger_entries_gift_recent_idx ON ledger_entries (occurred_at DESC, id DESC) WHERE kind = 'gift'`);
+    // Every gift has amount > 0; saying so in the predicate keeps this index out of the donor wall's
+    // plans (the wall's query does not imply it), which must walk ledger_entries_wall_idx whatever the statistics.
+    await q.query(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ledger_entries_gift_recent_idx ON ledger_entries (occurred_at DESC, id DESC) WHERE kind = 'gift' AND amount > 0`);
     await q.query(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ledger_entries_gift_intent_idx ON ledger_entries (checkout_intent_id) WHERE kind = 'gift' AND checkout_intent_id IS NOT NULL`);
     await q.query(`CREATE INDEX CONCURRENTLY IF NOT EXISTS checkout_intents_comments_idx ON checkout_intents (completed_at DESC) WHERE comment IS NOT NULL AND status = 'completed'`);
     await q.query(`CREATE INDEX CONCURRENTLY IF NOT EXISTS stripe_events_object_idx ON stripe_events ((payload->'data'->'object'->>'id'))`);

@@ -105,7 +105,8 @@ export async function campaignPageModel(
     },
     wall: wall.map((w) => ({
       name: w.displayName ?? 'Anonymous',
-      comment: w.comment,
+      // A campaign that holds comments shows one once an admin approved it.
+      comment: campaign.holdComments && !w.commentApproved ? null : w.comment,
       when: WALL_DATE.format(w.occurredAt),
     })),
   };

@@ -92,6 +92,8 @@ export function progressFromTotals(campaign: Campaign, totals: Totals, now = new
 export interface WallEntry {
   displayName: string | null;
   comment: string | null;
+  /** An admin approved the comment: where the campaign holds comments, only these show. */
+  commentApproved: boolean;
   occurredAt: Date;
 }
 
@@ -99,10 +101,10 @@ export interface WallEntry {
  * Recent first gifts (not renewals) that still count, with what the donor chose to make public.
  * The filter matches ledger_entries_wall_idx's predicate and the order its key, so the plan is a
  * walk down that index stopped by the LIMIT, whether or not the planner has statistics; only the
- * few gifts it keeps look up their intent (by primary key) and the campaign's hold_comments.
+ * few gifts it keeps look up their intent (by primary key).
  */
 export const DONOR_WALL_QUERY = `
-  SELECT ci.donor_name, ci.comment, ci.anonymous, wall.occurred_at
+  SELECT ci.donor_name, ci.comment, ci.anonymous, ci.comment_approved, wall.occurred_at
     FROM (SELECT g.checkout_intent_id, g.occurred_at
             FROM ledger_entries g
            WHERE g.campaign_id = $1 AND g.kind = 'gift' AND NOT g.renewal AND g.checkout_intent_id IS NOT NULL
@@ -110,20 +112,21 @@ export const DONOR_WALL_QUERY = `
              AND g.amount + COALESCE((SELECT SUM(a.amount) FROM ledger_entries a WHERE a.gift_entry_id = g.id), 0) > 0
            ORDER BY g.occurred_at DESC
            LIMIT $2) wall
-    CROSS JOIN (SELECT hold_comments FROM campaigns WHERE id = $1) c
-    -- An admin may hide a name and comment; where the campaign holds comments, one shows once approved.
+    -- An admin may hide a donor's name and comment from the wall.
     CROSS JOIN LATERAL (SELECT CASE WHEN i.comment_hidden_at IS NULL THEN i.donor_name END AS donor_name,
-                               CASE WHEN i.comment_hidden_at IS NULL AND (NOT c.hold_comments OR i.comment_approved_at IS NOT NULL) THEN i.comment END AS comment,
-                               i.anonymous OR i.comment_hidden_at IS NOT NULL AS anonymous
+                               CASE WHEN i.comment_hidden_at IS NULL THEN i.comment END AS comment,
+                               i.anonymous OR i.comment_hidden_at IS NOT NULL AS anonymous,
+                               i.comment_approved_at IS NOT NULL AS comment_approved
                           FROM checkout_intents i WHERE i.id = wall.checkout_intent_id) ci
    ORDER BY wall.occurred_at DESC`;
 
 export async function recentPublicGifts(dataSource: DataSource, campaignId: string, limit = 10): Promise<WallEntry[]> {
-  const rows: { donor_name: string | null; comment: string | null; anonymous: boolean; occurred_at: Date }[] =
+  const rows: { donor_name: string | null; comment: string | null; anonymous: boolean; comment_approved: boolean; occurred_at: Date }[] =
     await dataSource.query(DONOR_WALL_QUERY, [campaignId, limit]);
   return rows.map((r) => ({
     displayName: r.anonymous ? null : r.donor_name,
     comment: r.comment,
+    commentApproved: r.comment_approved,
     occurredAt: new Date(r.occurred_at),
   }));
 }

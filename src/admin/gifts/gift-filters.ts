@@ -117,7 +117,8 @@ function utcDay(text: string): Date | null {
  * donor search looks up matching donors and intents once (hashed subplans), not per gift.
  */
 export function giftFilterSql(filters: GiftFilters, firstParam = 1): { conditions: string[]; params: unknown[] } {
-  const conditions = [`g.kind = 'gift'`];
+  // amount > 0 holds for every gift: it is ledger_entries_gift_recent_idx's predicate (see its migration).
+  const conditions = [`g.kind = 'gift'`, `g.amount > 0`];
   const params: unknown[] = [];
   const param = (value: unknown) => {
     params.push(value);
