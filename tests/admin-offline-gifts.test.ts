@@ -2,7 +2,10 @@ import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadStatement } from '../src/account/statements.service';
 import type { Campaign } from '../src/campaigns/campaign.entity';
+import pino from 'pino';
 import { verifyAllTotals } from '../src/ledger/ledger.service';
+import { ReconcileService } from '../src/payments/stripe/reconcile.service';
+import { cliOn } from './helpers/cli';
 import { signedInAdmin, type AdminBrowser } from './helpers/admin';
 import { signedInAgent } from './helpers/account';
 import { donateAndPay } from './helpers/flows';
@@ -22,6 +25,8 @@ beforeAll(async () => {
   admin = await signedInAdmin(kettle, 'admin');
 });
 afterAll(() => kettle?.close());
+
+const cli = cliOn(() => kettle.dbUrl);
 
 const today = () => new Date().toISOString().slice(0, 10);
 let nonceCounter = 0;
@@ -278,9 +283,31 @@ describe('POST /admin/gifts/:id/void', () => {
   });
 });
 
-describe('checks that read the ledger', () => {
-  it('totals:verify agrees with kept totals after offline gifts and voids', async () => {
-    const checks = await verifyAllTotals(kettle.dataSource.manager);
-    expect(checks.filter((c) => !c.matches)).toEqual([]);
+describe('checks that read the ledger or Stripe', () => {
+  it('npm run cli -- totals:verify finds every campaign\'s kept totals equal to the ledger, offline gifts and voids included', async () => {
+    const campaign = await makeCampaign(kettle);
+    const giftId = await recordGift(campaign, { donor_email: 'verify@example.org' });
+    await recordGift(campaign, { amount: '12.34', method: 'other' });
+    await admin.post(`/admin/gifts/${giftId}/void`, { reason: 'Duplicate' });
+    const res = await cli('totals:verify');
+    expect(res).toMatchObject({ code: 0, out: expect.stringContaining(`ok       ${campaign.slug}`) });
+    expect(res.out).not.toMatch(/MISMATCH/i);
+    expect((await verifyAllTotals(kettle.dataSource.manager)).filter((c) => !c.matches)).toEqual([]);
+  });
+
+  it('reconciliation with Stripe leaves offline gifts alone: Stripe has no object for them', async () => {
+    const campaign = await makeCampaign(kettle);
+    await recordGift(campaign, { donor_email: 'reconcile@example.org' });
+    await donateAndPay(kettle, campaign, { amount: '15', email: 'reconcile-card@example.org' });
+    await kettle.settled();
+    const before = { rows: await giftRows(campaign), totals: await totalsOf(kettle, campaign.id) };
+    const silent = pino({ level: 'silent' });
+    const summary = await new ReconcileService(kettle.dataSource, kettle.stripe, kettle.webhooks, silent)
+      .reconcile({ since: new Date(Date.now() - 3_600_000) });
+    await kettle.settled();
+    expect(summary.newlyStored).toBe(0);
+    expect(await giftRows(campaign)).toEqual(before.rows);
+    expect(await totalsOf(kettle, campaign.id)).toEqual(before.totals);
+    expect(before.totals.kept).toEqual({ raised: 265_00, gifts: 2, donors: 2 });
   });
 });
