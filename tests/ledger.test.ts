@@ -223,7 +223,7 @@ describe('the ledger', () => {
       expect(await keptTotals(dataSource.manager, campaign.id)).toEqual({ raised: 100_00, gifts: 2, donors: 0 });
     });
 
-    it('holds the same rules in the table: one void per gift, voids offline and negative, offline rows without Stripe ids', async () => {
+    it('holds the same rules in the table: one void per gift, voids offline and negative, offline rows without Stripe ids, keys only on offline gifts', async () => {
       const campaign = await newCampaign();
       const cheque = (await offlineGift(campaign, null, 40_00, 'form:ledger-e')).entryId!;
       await voidOf(cheque, 40_00);
@@ -235,7 +235,7 @@ describe('the ledger', () => {
       await expect(insert('void', 1, 'offline')).rejects.toThrow(/ledger_entries_sign_check/);
       await expect(insert('refund', -1, 'offline', 're_table_check')).rejects.toThrow(/ledger_entries_offline_check/);
       await expect(dataSource.query(
-        `INSERT INTO ledger_entries (campaign_id, kind, amount, currency, source, occurred_at) VALUES ($1, 'gift', 1, 'usd', 'offline', now())`,
+        `INSERT INTO ledger_entries (campaign_id, kind, amount, currency, source, offline_key, occurred_at) VALUES ($1, 'gift', 1, 'usd', 'stripe', 'form:y', now())`,
         [campaign.id])).rejects.toThrow(/ledger_entries_offline_key_check/);
     });
   });
