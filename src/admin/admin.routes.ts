@@ -12,6 +12,7 @@ import type { AdminAccountsService } from './accounts/admin-accounts.service';
 import { ADMIN_COOKIE, adminAccountsRoutes, adminSignInRoutes } from './accounts/accounts.routes';
 import { dashboardRoutes } from './dashboard/dashboard.routes';
 import type { CsvExporter } from './exports/csv-export';
+import { offlineGiftRoutes } from './offline-gifts/offline-gifts.routes';
 
 /** An admin session ends after 30 minutes without a request: the console can refund and erase. */
 const ADMIN_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
@@ -52,5 +53,6 @@ export function adminRoutes(deps: AdminDeps): Router {
   // Every POST below changes something: not for viewers (owner-only routes add requireRole('owner')).
   router.use(requireRole('admin'));
   router.use(dashboardRoutes());
+  router.use(offlineGiftRoutes(deps));
   return router;
 }

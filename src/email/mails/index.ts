@@ -8,6 +8,7 @@ import { renderReceipt } from './receipt';
 import { renderRefundNotice } from './refund-notice';
 import { renderSignInLink } from './sign-in-link';
 import { renderStatementMail } from './statement';
+import { renderVoidNotice } from './void-notice';
 
 /**
  * The mail catalogue: one renderer per kind, each in its own module with its templates in
@@ -16,6 +17,7 @@ import { renderStatementMail } from './statement';
 export const MAIL_RENDERERS: Record<MailKind, MailRenderer> = {
   receipt: renderReceipt,
   refund_notice: renderRefundNotice,
+  void_notice: renderVoidNotice,
   cancel_confirmation: renderCancelConfirmation,
   payment_failed: renderPaymentFailed,
   payment_gave_up: renderPaymentGaveUp,
