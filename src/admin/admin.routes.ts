@@ -11,6 +11,8 @@ import { requireRole, requireSignedIn } from './admin-access';
 import type { AdminAccountsService } from './accounts/admin-accounts.service';
 import { ADMIN_COOKIE, adminAccountsRoutes, adminSignInRoutes } from './accounts/accounts.routes';
 import { dashboardRoutes } from './dashboard/dashboard.routes';
+import { donorsRoutes } from './donors/donors.routes';
+import { healthRoutes } from './health/health.routes';
 import type { CsvExporter } from './exports/csv-export';
 
 /** An admin session ends after 30 minutes without a request: the console can refund and erase. */
@@ -52,5 +54,7 @@ export function adminRoutes(deps: AdminDeps): Router {
   // Every POST below changes something: not for viewers (owner-only routes add requireRole('owner')).
   router.use(requireRole('admin'));
   router.use(dashboardRoutes());
+  router.use(donorsRoutes(deps));
+  router.use(healthRoutes(deps));
   return router;
 }
