@@ -47,7 +47,8 @@ export async function exportDonor(dataSource: DataSource, donor: DonorRow, admin
     dataSource.query(`SELECT stripe_customer_id AS id, created_at AS "linkedAt" FROM donor_stripe_customers WHERE donor_id = $1 ORDER BY created_at`, [donor.id]),
   ]);
   await audit(dataSource.manager, { adminId, action: 'donor.export', subjectType: 'donor', subjectId: donor.id });
-  const completed = (intents as { status: string; newsletter: boolean; completedAt: Date | null }[]).filter((i) => i.status === 'completed');
+  // Consent stands until withdrawn: a later gift without the box ticked withdraws nothing.
+  const optIns = (intents as { status: string; newsletter: boolean; completedAt: Date | null }[]).filter((i) => i.status === 'completed' && i.newsletter);
   return {
     exportedAt: new Date(),
     donor: { id: donor.id, email: donor.email, name: donor.name, createdAt: donor.createdAt, erasedAt: donor.erasedAt },
@@ -55,8 +56,8 @@ export async function exportDonor(dataSource: DataSource, donor: DonorRow, admin
     recurringGifts: plans,
     checkoutIntents: intents,
     consent: {
-      newsletterDigest: completed.at(-1)?.newsletter ?? false,
-      optedInAt: completed.filter((i) => i.newsletter).map((i) => i.completedAt),
+      newsletterDigest: optIns.length > 0,
+      optedInAt: optIns.map((i) => i.completedAt),
     },
     emailsSent: mails,
     stripeCustomers: customers,

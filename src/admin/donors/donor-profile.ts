@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { asUuid } from '../../donations/checkout-intent.service';
 import { ENDED_STATUSES, nextChargeAt } from '../../donations/plan-schedule';
 import { RecurringGift } from '../../donations/recurring-gift.entity';
-import { formatCharge, formatMoney } from '../../money';
+import { formatCharge } from '../../money';
 import { consoleTime } from '../console-time';
 
 /** The most of each list the page shows; the export has everything. */
@@ -69,7 +69,8 @@ export async function donorProfile(dataSource: DataSource, donor: DonorRow) {
     ),
   ]);
   const titles = await campaignTitles(dataSource, plans.map((p) => p.campaignId).filter((id): id is string => id !== null));
-  const latestChoice = consents[0] as { newsletter: boolean; givenAt: Date } | undefined;
+  // Consent stands until withdrawn: a later gift without the box ticked withdraws nothing.
+  const optIns = (consents as { newsletter: boolean; givenAt: Date; campaignTitle: string }[]).filter((c) => c.newsletter);
 
   return {
     donor: {
@@ -79,7 +80,7 @@ export async function donorProfile(dataSource: DataSource, donor: DonorRow) {
       created: consoleTime(donor.createdAt),
       erased: consoleTime(donor.erasedAt),
     },
-    given: (givenRows as { currency: string; net: string; gifts: number }[]).map((r) => ({ net: formatMoney(Number(r.net), r.currency), gifts: `${r.gifts} gift${r.gifts === 1 ? '' : 's'}` })),
+    given: (givenRows as { currency: string; net: string; gifts: number }[]).map((r) => ({ net: formatCharge(Number(r.net), r.currency), gifts: `${r.gifts} gift${r.gifts === 1 ? '' : 's'}` })),
     gifts: (gifts as GiftRow[]).map((g) => ({
       id: g.id,
       campaignTitle: g.campaignTitle,
@@ -121,11 +122,8 @@ export async function donorProfile(dataSource: DataSource, donor: DonorRow) {
       sent: consoleTime(m.sentAt),
     })),
     consent: {
-      digest: latestChoice?.newsletter ?? false,
-      decidedAt: latestChoice ? consoleTime(latestChoice.givenAt) : null,
-      optIns: (consents as { newsletter: boolean; givenAt: Date; campaignTitle: string }[])
-        .filter((c) => c.newsletter)
-        .map((c) => ({ at: consoleTime(c.givenAt), campaignTitle: c.campaignTitle })),
+      digest: optIns.length > 0,
+      optIns: optIns.map((c) => ({ at: consoleTime(c.givenAt), campaignTitle: c.campaignTitle })),
     },
     customers: (customers as { id: string; createdAt: Date }[]).map((c) => ({ id: c.id, linked: consoleTime(c.createdAt) })),
   };
