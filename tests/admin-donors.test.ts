@@ -44,6 +44,8 @@ describe('finding a donor', () => {
       expect(res.text).not.toContain('other-person@example.org');
     }
     expect((await admin.get(`/admin/donors?q=${janeId}`)).text).toContain('Jane.Roe@example.org');
+    // Her email and her name both start with "jane": listed once.
+    expect((await admin.get('/admin/donors?q=jane')).text.split(`href="/admin/donors/${janeId}"`)).toHaveLength(2);
     expect((await admin.get('/admin/donors?q=robin')).text).toContain('other-person@example.org');
     // A LIKE wildcard is a character like any other.
     expect((await admin.get('/admin/donors?q=%25')).text).toContain('No donor\'s email or name starts with “%”');

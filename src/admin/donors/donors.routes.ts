@@ -33,13 +33,13 @@ export function donorsRoutes({ dataSource, planActions }: DonorsDeps): Router {
 
   router.get('/donors', async (req, res) => {
     const q = searchTerm(req.query.q);
-    const list = await searchDonors(dataSource, q, req.query.after);
+    const list = await searchDonors(dataSource, q, { after: req.query.after, by: req.query.by });
     renderAdmin(req, res, 'admin/donors', {
       title: 'Donors',
       section: 'donors',
       q,
       donors: list.rows.map((d) => ({ id: d.id, email: d.email, name: d.name, created: consoleTime(d.createdAt), erased: d.erasedAt !== null })),
-      nextUrl: list.nextAfter ? `/admin/donors?${new URLSearchParams({ q, after: list.nextAfter })}` : null,
+      nextUrl: list.next ? `/admin/donors?${new URLSearchParams({ q, ...list.next })}` : null,
       firstUrl: req.query.after ? `/admin/donors?${new URLSearchParams({ q })}` : null,
     });
   });
