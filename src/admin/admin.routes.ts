@@ -11,6 +11,8 @@ import { requireRole, requireSignedIn } from './admin-access';
 import type { AdminAccountsService } from './accounts/admin-accounts.service';
 import { ADMIN_COOKIE, adminAccountsRoutes, adminSignInRoutes } from './accounts/accounts.routes';
 import { dashboardRoutes } from './dashboard/dashboard.routes';
+import { donorsRoutes } from './donors/donors.routes';
+import { healthRoutes } from './health/health.routes';
 import type { CsvExporter } from './exports/csv-export';
 import { offlineGiftRoutes } from './offline-gifts/offline-gifts.routes';
 
@@ -54,5 +56,7 @@ export function adminRoutes(deps: AdminDeps): Router {
   router.use(requireRole('admin'));
   router.use(dashboardRoutes());
   router.use(offlineGiftRoutes(deps));
+  router.use(donorsRoutes(deps));
+  router.use(healthRoutes(deps));
   return router;
 }

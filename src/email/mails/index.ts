@@ -1,6 +1,7 @@
 import type { MailKind } from '../outbox';
 import { renderCancelConfirmation } from './cancel-confirmation';
 import { renderCardExpiringMail } from './card-expiring';
+import { renderManageLink } from './manage-link';
 import type { MailRenderer } from './mail';
 import { renderPaymentFailed } from './payment-failed';
 import { renderPaymentGaveUp } from './payment-gave-up';
@@ -22,6 +23,7 @@ export const MAIL_RENDERERS: Record<MailKind, MailRenderer> = {
   payment_failed: renderPaymentFailed,
   payment_gave_up: renderPaymentGaveUp,
   sign_in_link: renderSignInLink,
+  manage_link: renderManageLink,
   statement: renderStatementMail,
   card_expiring: renderCardExpiringMail,
 };
