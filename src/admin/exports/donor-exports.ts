@@ -30,7 +30,7 @@ const DONOR_COLUMNS: CsvColumn<DonorRow>[] = [
   { header: 'first_gift_at', cell: (r) => new Date(r.first_gift_at).toISOString() },
   { header: 'last_gift_at', cell: (r) => new Date(r.last_gift_at).toISOString() },
   { header: 'given', cell: (r) => major(r.given, r.currency) },
-  // Refunds and lost disputes, less refund reversals: what was given back of these gifts since.
+  // Refunds, lost disputes and voids, less refund reversals: what was taken back of these gifts since.
   { header: 'refunded', cell: (r) => major(0 - Number(r.adjusted), r.currency) },
   { header: 'net', cell: (r) => major(Number(r.given) + Number(r.adjusted), r.currency) },
 ];
