@@ -125,6 +125,8 @@ export function createApp(deps: AppDeps): App {
         // A hosted CAPTCHA (CAPTCHA_PROVIDER) loads its script and frame from the provider.
         'script-src': ["'self'", ...captchaOrigins],
         'frame-src': ["'self'", ...captchaOrigins],
+        // A campaign's hero image may be any https address an admin gave (src/campaigns/campaign.service.ts).
+        'img-src': ["'self'", 'data:', 'https:'],
         'connect-src': ["'self'", ...captchaOrigins],
         // Only meaningful behind HTTPS; on a plain-http demo it would break same-origin form posts.
         'upgrade-insecure-requests': config.baseUrl.startsWith('https://') ? [] : null,
