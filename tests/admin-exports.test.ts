@@ -43,10 +43,10 @@ beforeAll(async () => {
     await seed.gift(usd, donor, 10_00, '2025-07-01T00:00:00Z');
   }
 
-  // An erased donor: their email is gone; their gift stays in the ledger.
+  // An erased donor (as the console erases one): their gift stays in the ledger.
   const erased = await seed.donor('erased@example.org', 'Erased Person');
   await seed.gift(usd, erased, 10_00, '2025-07-01T00:00:00Z');
-  await kettle.dataSource.query(`UPDATE donors SET email = '', name = NULL WHERE id = $1`, [erased]);
+  await kettle.dataSource.query(`UPDATE donors SET email = 'erased+' || id || '@invalid', name = NULL, erased_at = now() WHERE id = $1`, [erased]);
 
   // Digest consents, as checkouts record them.
   const intent = (email: string, name: string | null, campaign: Campaign, createdAt: string, extra: { newsletter?: boolean; status?: string; purged?: boolean } = {}) =>

@@ -1,11 +1,8 @@
 import { minorToMajorString } from '../../money';
 import type { CsvColumn, CsvQuery } from './csv-export';
 
-/**
- * A donor counts as erased once their email is gone: they are left out of every export (their
- * gifts stay in the ledger, without anyone's name on them).
- */
-const NOT_ERASED = `btrim(d.email) <> ''`;
+/** Erased donors are left out of every export (their gifts stay in the ledger, without anyone's name on them). */
+const NOT_ERASED = `d.erased_at IS NULL`;
 
 interface DonorRow {
   donor_id: string;
