@@ -12,6 +12,9 @@ import { AdminAccounts1764500000000 } from './1764500000000-AdminAccounts';
 import { CampaignConsole1764510000000 } from './1764510000000-CampaignConsole';
 import { GiftConsole1764520000000 } from './1764520000000-GiftConsole';
 import { GiftConsoleIndexes1764520001000 } from './1764520001000-GiftConsoleIndexes';
+import { OfflineGifts1764525000000 } from './1764525000000-OfflineGifts';
+import { OfflineGiftIndexes1764525100000 } from './1764525100000-OfflineGiftIndexes';
+import { AdminDonors1764530000000 } from './1764530000000-AdminDonors';
 
 /** Every migration, oldest first. Listed explicitly so compiled and test runs load the same set. */
 export const migrations = [
@@ -29,4 +32,7 @@ export const migrations = [
   CampaignConsole1764510000000,
   GiftConsole1764520000000,
   GiftConsoleIndexes1764520001000,
+  OfflineGifts1764525000000,
+  OfflineGiftIndexes1764525100000,
+  AdminDonors1764530000000,
 ];

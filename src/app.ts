@@ -125,6 +125,8 @@ export function createApp(deps: AppDeps): App {
         // A hosted CAPTCHA (CAPTCHA_PROVIDER) loads its script and frame from the provider.
         'script-src': ["'self'", ...captchaOrigins],
         'frame-src': ["'self'", ...captchaOrigins],
+        // A campaign's hero image may be any https address an admin gave (src/campaigns/campaign.service.ts).
+        'img-src': ["'self'", 'data:', 'https:'],
         'connect-src': ["'self'", ...captchaOrigins],
         // Only meaningful behind HTTPS; on a plain-http demo it would break same-origin form posts.
         'upgrade-insecure-requests': config.baseUrl.startsWith('https://') ? [] : null,
@@ -152,6 +154,8 @@ export function createApp(deps: AppDeps): App {
   // The ALTCHA widget from its package, served from our own origin (no third party).
   app.use('/assets/altcha/workers', express.static(path.join(ALTCHA_DIST, 'workers'), { maxAge: '1h' }));
   app.use('/assets/altcha', express.static(path.join(ALTCHA_DIST, 'external'), { maxAge: '1h' }));
+  // The console's campaign form carries a story of up to 20,000 characters; everyone else's forms are small.
+  app.use('/admin', express.urlencoded({ extended: false, limit: '200kb', parameterLimit: 100 }));
   app.use(express.urlencoded({ extended: false, limit: '20kb', parameterLimit: 50 }));
   app.use(cookieParser(config.sessionSecret));
 

@@ -3,6 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '../src/campaigns/campaign.entity';
+import { recordOfflineGift } from '../src/admin/offline-gifts/offline-gifts.service';
 import { recordLedgerEntries, type NewGift } from '../src/ledger/ledger.service';
 import { signedInAdmin, type AdminBrowser } from './helpers/admin';
 import { makeCampaign, startTestKettle, type TestKettle } from './helpers/kettle';
@@ -69,7 +70,8 @@ describe('GET /admin/exports/gifts.csv', () => {
 
   it('writes one row per gift with ISO dates, major-unit amounts, refunded part and net', async () => {
     const rows = await exported('?campaign=csv-other');
-    expect(rows[0]).toEqual(['gift_id', 'date', 'campaign', 'donor_name', 'donor_email', 'kind', 'source', 'currency', 'amount', 'refunded', 'net', 'stripe_payment_intent']);
+    expect(rows[0]).toEqual(['gift_id', 'date', 'campaign', 'donor_name', 'donor_email', 'kind', 'source', 'currency', 'amount', 'refunded', 'net',
+      'stripe_payment_intent', 'offline_method', 'offline_reference']);
     expect(rows).toHaveLength(2);
     expect(rows[1].slice(1, 11)).toEqual(['2025-06-15T08:30:00.123000Z', 'csv-other', 'Refunded Person', 'refunded@example.org', 'One-off', 'online', 'USD', '40.00', '15.50', '24.50']);
     expect(rows[1][11]).toMatch(/^pi_/);
@@ -87,6 +89,20 @@ describe('GET /admin/exports/gifts.csv', () => {
     expect((await exported('?refunded=yes')).slice(1).map((r) => r[3])).toEqual(['Refunded Person']);
     expect((await exported('?fy=2026&q=%C3%BCn%C3%AFcode')).slice(1).map((r) => r[4])).toEqual(['csv8@example.org']);
     expect(await exported('?source=offline')).toHaveLength(1);
+  });
+
+  it('gives offline gifts their method and reference (made spreadsheet-safe), and nothing personal of an erased donor', async () => {
+    const campaign = await makeCampaign(kettle, { slug: 'csv-offline' });
+    const [{ id: adminId }] = await kettle.dataSource.query(`SELECT id FROM admin_accounts WHERE email = $1`, [admin.email]);
+    await recordOfflineGift(kettle.dataSource, campaign, {
+      amount: 75_00, receivedOn: '2026-04-01', method: 'transfer', reference: '=HYPERLINK("x")', donorEmail: 'gone@example.org', donorName: 'Gone Donor', note: null, formKey: crypto.randomUUID(),
+    }, adminId);
+    // As an erasure leaves the donor (src/admin/donors/donor-erasure.ts).
+    await kettle.dataSource.query(`UPDATE donors SET email = 'erased+' || id || '@invalid', name = NULL, erased_at = now() WHERE lower(email) = 'gone@example.org'`);
+    const [, row] = await exported('?campaign=csv-offline');
+    expect(row.slice(2)).toEqual(['csv-offline', '', '', 'One-off', 'offline', 'USD', '75.00', '0.00', '75.00', '', 'transfer', `'=HYPERLINK("x")`]);
+    const [audit] = await kettle.dataSource.query(`SELECT after FROM admin_audit_log WHERE action = 'export.gifts' ORDER BY id DESC LIMIT 1`);
+    expect(audit.after).toMatchObject({ campaign: 'csv-offline' });
   });
 });
 

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '../src/campaigns/campaign.entity';
+import { recordOfflineGift } from '../src/admin/offline-gifts/offline-gifts.service';
 import { recordLedgerEntry } from '../src/ledger/ledger.service';
 import { signedInAdmin, type AdminBrowser } from './helpers/admin';
 import { deliverEvent, donateAndPay } from './helpers/flows';
@@ -31,6 +32,16 @@ async function refundForm(giftId: string): Promise<{ request_key: string }> {
   return { request_key: match[1] };
 }
 
+/** An offline gift recorded as the console's offline form records it. */
+async function offlineGift(campaign: Campaign, input: { amount: number; receivedOn: string; donorEmail?: string; reference?: string }) {
+  const [{ id: adminId }] = await kettle.dataSource.query(`SELECT id FROM admin_accounts WHERE email = $1`, [admin.email]);
+  const { entryId } = await recordOfflineGift(kettle.dataSource, campaign, {
+    amount: input.amount, receivedOn: input.receivedOn, method: 'cheque', reference: input.reference ?? null, donorEmail: input.donorEmail ?? null,
+    donorName: null, note: null, formKey: crypto.randomUUID(),
+  }, adminId);
+  return entryId;
+}
+
 const refundsOf = async (giftId: string) =>
   (await kettle.dataSource.query(`SELECT amount FROM ledger_entries WHERE gift_entry_id = $1 AND kind = 'refund' ORDER BY created_at`, [giftId]))
     .map((r: { amount: string }) => Number(r.amount));
@@ -50,9 +61,7 @@ describe('the gift list', () => {
     ids.adaPlan = await seed.gift(spring, ada, 10_00, '2025-08-01T12:00:00Z', { frequency: 'monthly', subscription: 'sub_list_1', renewal: true });
     ids.bobAutumn = await seed.gift(autumn, bob, 40_00, '2026-02-01T12:00:00Z');
     await seed.adjust('refund', ids.bobAutumn, 15_00, 'usd', '2026-02-02T12:00:00Z');
-    ids.offline = await kettle.dataSource.transaction(async (tx) => (await recordLedgerEntry(tx, {
-      kind: 'gift', campaignId: autumn.id, donorId: bob, amount: 100_00, currency: 'usd', source: 'offline', frequency: 'once', occurredAt: new Date('2026-05-05T10:00:00Z'),
-    })).entryId!);
+    ids.offline = await offlineGift(autumn, { amount: 100_00, receivedOn: '2026-05-05', donorEmail: 'bob@example.net' });
   });
 
   const listed = async (query: string) => {
@@ -169,18 +178,23 @@ describe('a gift page', () => {
 
   it('offers an offline gift a void form (for admins), not a refund', async () => {
     const campaign = await makeCampaign(kettle);
-    const giftId = await kettle.dataSource.transaction(async (tx) => (await recordLedgerEntry(tx, {
-      kind: 'gift', campaignId: campaign.id, donorId: null, amount: 50_00, currency: 'usd', source: 'offline', frequency: 'once', occurredAt: new Date(),
-    })).entryId!);
+    const giftId = await offlineGift(campaign, { amount: 50_00, receivedOn: '2026-01-15', reference: 'CHQ-<b>77</b>' });
     const page = await admin.get(`/admin/gifts/${giftId}`);
     expect(page.text).toContain(`action="/admin/gifts/${giftId}/void"`);
     expect(page.text).toContain('name="reason"');
     expect(page.text).not.toContain('name="request_key"');
+    expect(page.text).toContain('cheque (CHQ-&lt;b&gt;77&lt;/b&gt;), received on 2026-01-15');
     const viewer = await signedInAdmin(kettle, 'viewer');
     expect((await viewer.get(`/admin/gifts/${giftId}`)).text).not.toContain('/void"');
     const refused = await admin.post(`/admin/gifts/${giftId}/refund`, { amount: '5', request_key: crypto.randomUUID() });
     expect(refused.status).toBe(400);
     expect(refused.text).toContain('An offline gift is voided instead.');
+
+    // The void route (offline-gifts.routes.ts) comes back here: voided, and no form any more.
+    expect((await admin.post(`/admin/gifts/${giftId}/void`, { reason: 'Cheque bounced' })).status).toBe(303);
+    const voided = await admin.get(`/admin/gifts/${giftId}`);
+    expect(voided.text).toContain('Voided because</dt><dd>Cheque bounced');
+    expect(voided.text).not.toContain(`action="/admin/gifts/${giftId}/void"`);
   });
 });
 

@@ -169,4 +169,74 @@ describe('the ledger', () => {
     })).rejects.toThrow(/inside a transaction/);
     expect(await keptTotals(dataSource.manager, campaign.id)).toEqual({ raised: 0, gifts: 0, donors: 0 });
   });
+
+  describe('offline gifts and voids', () => {
+    const offlineGift = (campaign: Campaign, donorId: string | null, amount: number, offlineKey: string) =>
+      dataSource.transaction((tx) => recordLedgerEntry(tx, {
+        kind: 'gift', campaignId: campaign.id, donorId, amount, currency: campaign.currency, source: 'offline',
+        frequency: 'once', offlineKey, occurredAt: new Date(),
+      }));
+    const voidOf = (giftEntryId: string, amount: number) =>
+      dataSource.transaction((tx) => recordLedgerEntry(tx, { kind: 'void', giftEntryId, amount, currency: 'usd', occurredAt: new Date() }));
+
+    it('records an offline gift once per offline key, counted like any gift', async () => {
+      const campaign = await newCampaign();
+      const ada = await donor('offline-ada@example.org');
+      const first = await offlineGift(campaign, ada, 300_00, 'form:ledger-a');
+      expect(first.created).toBe(true);
+      expect(await offlineGift(campaign, ada, 300_00, 'form:ledger-a')).toEqual({ created: false, entryId: null });
+      expect(await keptTotals(dataSource.manager, campaign.id)).toEqual({ raised: 300_00, gifts: 1, donors: 1 });
+      expect(await recomputeTotals(dataSource.manager, campaign.id)).toEqual({ raised: 300_00, gifts: 1, donors: 1 });
+    });
+
+    it('refuses an offline gift without its key or with Stripe ids, and a Stripe gift with an offline key', async () => {
+      const campaign = await newCampaign();
+      const base = { kind: 'gift' as const, campaignId: campaign.id, donorId: null, amount: 100, currency: 'usd', frequency: 'once' as const, occurredAt: new Date() };
+      await expect(dataSource.transaction((tx) => recordLedgerEntry(tx, { ...base, source: 'offline' }))).rejects.toThrow(/offline key/);
+      await expect(dataSource.transaction((tx) => recordLedgerEntry(tx, { ...base, source: 'offline', offlineKey: 'form:x1', stripePaymentIntentId: 'pi_offline_x1' }))).rejects.toThrow(/no Stripe ids/);
+      await expect(dataSource.transaction((tx) => recordLedgerEntry(tx, { ...base, source: 'stripe', offlineKey: 'form:x2', stripePaymentIntentId: 'pi_offline_x2' }))).rejects.toThrow(/Only an offline gift/);
+      expect(await keptTotals(dataSource.manager, campaign.id)).toEqual({ raised: 0, gifts: 0, donors: 0 });
+    });
+
+    it('voids an offline gift for exactly its net, once, and the gift and donor stop counting as after a full refund', async () => {
+      const campaign = await newCampaign();
+      const bea = await donor('offline-bea@example.org');
+      const voided = (await offlineGift(campaign, bea, 120_00, 'form:ledger-b')).entryId!;
+      await offlineGift(campaign, null, 5_00, 'form:ledger-c');
+      await expect(voidOf(voided, 100_00)).rejects.toThrow(/counts for 12000, a void of it takes back 10000/);
+      await expect(voidOf(voided, 130_00)).rejects.toThrow(LedgerError);
+      const [a, b] = await Promise.all([voidOf(voided, 120_00), voidOf(voided, 120_00)]);
+      expect([a.created, b.created].sort()).toEqual([false, true]);
+      expect(await voidOf(voided, 120_00)).toEqual({ created: false, entryId: null });
+      expect(await keptTotals(dataSource.manager, campaign.id)).toEqual({ raised: 5_00, gifts: 1, donors: 0 });
+      expect(await recomputeTotals(dataSource.manager, campaign.id)).toEqual({ raised: 5_00, gifts: 1, donors: 0 });
+      const rows = await dataSource.query(`SELECT kind, amount, source, donor_id FROM ledger_entries WHERE gift_entry_id = $1`, [voided]);
+      expect(rows).toEqual([{ kind: 'void', amount: '-12000', source: 'offline', donor_id: bea }]);
+    });
+
+    it('voids only offline gifts, and Stripe\'s adjustments only Stripe gifts', async () => {
+      const campaign = await newCampaign();
+      const card = (await gift(campaign, null, 50_00, 'pi_void_refused')).entryId!;
+      await expect(voidOf(card, 50_00)).rejects.toThrow(/Only an offline gift can be voided/);
+      const cheque = (await offlineGift(campaign, null, 50_00, 'form:ledger-d')).entryId!;
+      await expect(refund(cheque, 10_00, 're_offline_refused')).rejects.toThrow(/offline: Stripe cannot adjust it/);
+      expect(await keptTotals(dataSource.manager, campaign.id)).toEqual({ raised: 100_00, gifts: 2, donors: 0 });
+    });
+
+    it('holds the same rules in the table: one void per gift, voids offline and negative, offline rows without Stripe ids, keys only on offline gifts', async () => {
+      const campaign = await newCampaign();
+      const cheque = (await offlineGift(campaign, null, 40_00, 'form:ledger-e')).entryId!;
+      await voidOf(cheque, 40_00);
+      const insert = (kind: string, amount: number, source: string, extra = '') => dataSource.query(
+        `INSERT INTO ledger_entries (campaign_id, kind, amount, currency, source, gift_entry_id, occurred_at${extra ? ', stripe_refund_id' : ''})
+         VALUES ($1, $2, $3, 'usd', $4, $5, now()${extra ? `, '${extra}'` : ''})`, [campaign.id, kind, amount, source, cheque]);
+      await expect(insert('void', -1, 'offline')).rejects.toThrow(/ledger_entries_one_void_per_gift/);
+      await expect(insert('void', -1, 'stripe')).rejects.toThrow(/ledger_entries_void_check/);
+      await expect(insert('void', 1, 'offline')).rejects.toThrow(/ledger_entries_sign_check/);
+      await expect(insert('refund', -1, 'offline', 're_table_check')).rejects.toThrow(/ledger_entries_offline_check/);
+      await expect(dataSource.query(
+        `INSERT INTO ledger_entries (campaign_id, kind, amount, currency, source, offline_key, occurred_at) VALUES ($1, 'gift', 1, 'usd', 'stripe', 'form:y', now())`,
+        [campaign.id])).rejects.toThrow(/ledger_entries_offline_key_check/);
+    });
+  });
 });

@@ -1,6 +1,6 @@
 import type { Frequency } from '../campaigns/campaign.entity';
 import { longDate } from '../dates';
-import { giftKind } from '../donations/gift-words';
+import { giftKind, offlineMethodWords } from '../donations/gift-words';
 import { randomBytes } from 'node:crypto';
 import { In, Not, type EntityManager } from 'typeorm';
 import { Campaign } from '../campaigns/campaign.entity';
@@ -51,15 +51,20 @@ export async function accountPageModel(manager: EntityManager, donorId: string, 
 export type AccountPage = NonNullable<Awaited<ReturnType<typeof accountPageModel>>>;
 
 async function giftsOf(manager: EntityManager, donorId: string) {
-  const rows: { id: string; occurred_at: Date; amount: string; currency: string; frequency: Frequency | null; renewal: boolean; title: string; refunded: string; disputed: string }[] = await manager.query(
-    `SELECT g.id, g.occurred_at, g.amount, g.currency, g.frequency, g.renewal, c.title,
+  const rows: {
+    id: string; occurred_at: Date; amount: string; currency: string; frequency: Frequency | null; renewal: boolean; title: string;
+    method: string | null; refunded: string; disputed: string; voided: string;
+  }[] = await manager.query(
+    `SELECT g.id, g.occurred_at, g.amount, g.currency, g.frequency, g.renewal, c.title, o.method,
             -COALESCE(SUM(a.amount) FILTER (WHERE a.kind IN ('refund', 'refund_reversal')), 0) AS refunded,
-            -COALESCE(SUM(a.amount) FILTER (WHERE a.kind = 'dispute_lost'), 0) AS disputed
+            -COALESCE(SUM(a.amount) FILTER (WHERE a.kind = 'dispute_lost'), 0) AS disputed,
+            -COALESCE(SUM(a.amount) FILTER (WHERE a.kind = 'void'), 0) AS voided
        FROM ledger_entries g
        JOIN campaigns c ON c.id = g.campaign_id
+       LEFT JOIN offline_gifts o ON o.entry_id = g.id
        LEFT JOIN ledger_entries a ON a.gift_entry_id = g.id
       WHERE g.donor_id = $1 AND g.kind = 'gift'
-      GROUP BY g.id, c.title
+      GROUP BY g.id, c.title, o.method
       ORDER BY g.occurred_at DESC, g.id`,
     [donorId],
   );
@@ -67,18 +72,22 @@ async function giftsOf(manager: EntityManager, donorId: string) {
     const amount = Number(row.amount);
     const refunded = Number(row.refunded);
     const disputed = Number(row.disputed);
+    const voided = Number(row.voided);
+    const paidBy = offlineMethodWords(row.method);
     // As the receipts and statements state them: "$25.00".
     const money = (minor: number) => formatCharge(minor, row.currency);
     return {
       year: row.occurred_at.getUTCFullYear(),
       date: longDate(row.occurred_at),
       campaign: row.title,
-      kind: giftKind(row.frequency, row.renewal),
+      kind: paidBy ? `${giftKind(row.frequency, row.renewal)} (${paidBy.toLowerCase()})` : giftKind(row.frequency, row.renewal),
       amount: money(amount),
       refunded: refunded > 0 ? money(refunded) : null,
       disputed: disputed > 0 ? money(disputed) : null,
-      net: money(amount - refunded - disputed),
-      reduced: refunded > 0 || disputed > 0,
+      // A voided offline gift was cancelled in our records (a cheque that bounced, a mistake): it no longer counts.
+      voided: voided > 0 ? money(voided) : null,
+      net: money(amount - refunded - disputed - voided),
+      reduced: refunded > 0 || disputed > 0 || voided > 0,
     };
   });
 }

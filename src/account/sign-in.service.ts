@@ -54,9 +54,9 @@ export class SignInService {
     return row.donor_id ? { ok: true, donorId: row.donor_id, email: row.email } : { ok: false, problem: 'no_account' };
   }
 
-  /** A donor's email address; null when there is no such donor (erased). */
+  /** A donor's email address; null when there is no such donor, or it was erased. */
   async donorEmail(donorId: string): Promise<string | null> {
-    const [donor] = await this.dataSource.query(`SELECT email FROM donors WHERE id = $1`, [donorId]);
+    const [donor] = await this.dataSource.query(`SELECT email FROM donors WHERE id = $1 AND erased_at IS NULL`, [donorId]);
     return donor ? donor.email : null;
   }
 

@@ -28,6 +28,8 @@ export interface StatementPage {
     amount: string;
     /** null when nothing of this gift was refunded. */
     refunded: string | null;
+    /** The refunded amount is a void: the offline gift was cancelled in our records. */
+    voided: boolean;
     net: string;
   }[];
   totals: { currency: string; giftCount: string; amount: string; refunded: string | null; net: string }[];
@@ -51,6 +53,7 @@ export function statementPageModel(statement: Statement, now = new Date()): Stat
       frequency: g.frequency ? FREQUENCY_LABELS[g.frequency] : '',
       amount: formatCharge(g.amount, g.currency),
       refunded: g.refunded !== 0 ? formatCharge(g.refunded, g.currency) : null,
+      voided: g.voided,
       net: formatCharge(g.net, g.currency),
     })),
     totals: statement.totals.map((t) => ({

@@ -86,7 +86,7 @@ export async function renderStatementPdf(page: StatementPage, opts: PdfOptions =
           // The full reference (a ledger entry id) in two short lines under its short form.
           g.date, t(g.campaign), { text: `${g.reference}\n${g.referenceFull.slice(0, 19)}\n${g.referenceFull.slice(19)}`, font: { size: 7 } },
           g.frequency, g.amount,
-          ...(page.anyRefunds ? [g.refunded ? `-${g.refunded}` : ''] : []),
+          ...(page.anyRefunds ? [g.refunded ? `-${g.refunded}${g.voided ? ' voided' : ''}` : ''] : []),
           g.net,
         ]),
       ],
@@ -105,7 +105,7 @@ export async function renderStatementPdf(page: StatementPage, opts: PdfOptions =
     }
     if (page.anyRefunds) {
       doc.moveDown(0.3).font('Helvetica').fontSize(9).fillColor(GREY)
-        .text('Refunds and reversed charges are deducted from the gift they belong to, whenever they happened.', { width })
+        .text('Refunds, reversed charges and voided gifts are deducted from the gift they belong to, whenever they happened.', { width })
         .fillColor('black');
     }
   } else {

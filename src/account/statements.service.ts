@@ -15,8 +15,10 @@ export interface StatementGift {
   currency: string;
   /** What was given, in minor units. */
   amount: number;
-  /** Refunds and lost disputes less refund reversals, whenever they happened; 0 when none. */
+  /** Refunds, lost disputes and a void, less refund reversals, whenever they happened; 0 when none. */
   refunded: number;
+  /** An offline gift cancelled in our records (a bounced cheque, a mistake): listed, counting for nothing. */
+  voided: boolean;
   net: number;
 }
 
@@ -67,10 +69,10 @@ export async function loadStatement(manager: EntityManager, donorId: string, yea
     await manager.query(`SELECT id, name, email FROM donors WHERE id = $1`, [donorId]);
   if (!donor) return null;
   const [start, end] = yearBounds(year);
-  const rows: { id: string; occurred_at: Date; amount: string; currency: string; frequency: Frequency | null; title: string; adjusted: string }[] =
+  const rows: { id: string; occurred_at: Date; amount: string; currency: string; frequency: Frequency | null; title: string; adjusted: string; voided: boolean }[] =
     await manager.query(
       `SELECT g.id, g.occurred_at, g.amount, g.currency, g.frequency, c.title,
-              COALESCE(SUM(a.amount), 0)::bigint AS adjusted
+              COALESCE(SUM(a.amount), 0)::bigint AS adjusted, COALESCE(bool_or(a.kind = 'void'), false) AS voided
          FROM ledger_entries g
          JOIN campaigns c ON c.id = g.campaign_id
          LEFT JOIN ledger_entries a ON a.gift_entry_id = g.id
@@ -84,7 +86,7 @@ export async function loadStatement(manager: EntityManager, donorId: string, yea
     const refunded = 0 - Number(r.adjusted); // not -x: no -0 for a gift without adjustments
     return {
       entryId: r.id, occurredAt: r.occurred_at, campaignTitle: r.title, frequency: r.frequency,
-      currency: r.currency.trim(), amount, refunded, net: amount - refunded,
+      currency: r.currency.trim(), amount, refunded, voided: r.voided, net: amount - refunded,
     };
   });
   return { year, donor, organisation, gifts, totals: totalsPerCurrency(gifts) };

@@ -10,9 +10,14 @@ import { csrfProtection, sessionMiddleware } from '../web/sessions';
 import { requireRole, requireSignedIn } from './admin-access';
 import type { AdminAccountsService } from './accounts/admin-accounts.service';
 import { ADMIN_COOKIE, adminAccountsRoutes, adminSignInRoutes } from './accounts/accounts.routes';
+import { adminCampaignRoutes } from './campaigns/campaigns.routes';
 import { dashboardRoutes } from './dashboard/dashboard.routes';
 import { giftRoutes } from './gifts/gifts.routes';
+import { donorsRoutes } from './donors/donors.routes';
+import { healthRoutes } from './health/health.routes';
 import type { CsvExporter } from './exports/csv-export';
+import { adminExportRoutes } from './exports/exports.routes';
+import { offlineGiftRoutes } from './offline-gifts/offline-gifts.routes';
 
 /** An admin session ends after 30 minutes without a request: the console can refund and erase. */
 const ADMIN_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
@@ -52,7 +57,12 @@ export function adminRoutes(deps: AdminDeps): Router {
   router.use(adminAccountsRoutes(deps.accounts));
   // Every POST below changes something: not for viewers (owner-only routes add requireRole('owner')).
   router.use(requireRole('admin'));
+  router.use(adminCampaignRoutes(deps.dataSource));
+  router.use(adminExportRoutes(deps));
   router.use(dashboardRoutes());
   router.use(giftRoutes(deps));
+  router.use(offlineGiftRoutes(deps));
+  router.use(donorsRoutes(deps));
+  router.use(healthRoutes(deps));
   return router;
 }

@@ -73,6 +73,7 @@ export async function campaignPageModel(
     campaign: {
       slug: campaign.slug,
       title: campaign.title,
+      heroImageUrl: campaign.heroImageUrl,
       storyHtml: renderedStory(campaign),
       currencyCode: campaign.currency.toUpperCase(),
     },

@@ -2,29 +2,69 @@ import MarkdownIt from 'markdown-it';
 import type { DataSource, EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { keptTotals, type Totals } from '../ledger/ledger.service';
-import { isSupportedCurrency, MAX_CHARGE_MINOR, SUPPORTED_CURRENCIES } from '../money';
+import { currencyRule, formatMoney, isSupportedCurrency, MAX_CHARGE_MINOR, SUPPORTED_CURRENCIES } from '../money';
 import { Campaign, FREQUENCIES } from './campaign.entity';
 
+/** A hero image: an https URL, or a path on this site ("/assets/hero.jpg"), never a protocol-relative or script URL. */
+export function isHeroImageUrl(value: string): boolean {
+  if (/[\s\\]/.test(value)) return false;
+  if (value.startsWith('/')) return !value.startsWith('//');
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' && !url.username && !url.password;
+  } catch {
+    return false;
+  }
+}
+
+/** Preset amounts a campaign suggests when none are given: 10, 25 and 50 times the currency's smallest gift. */
+export function defaultPresetAmounts(currency: string): number[] {
+  const { minMinor } = currencyRule(currency);
+  return [10, 25, 50].map((n) => n * minMinor);
+}
+
+export const MAX_PRESET_AMOUNTS = 6;
+
+/** What a valid campaign is, for every way one is made or changed (the console, the CLI, the demo, tests). */
 export const campaignInputSchema = z
   .object({
     slug: z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'use lower-case letters, digits and single hyphens, like end-of-year').max(80),
     title: z.string().trim().min(1, 'is required').max(200),
     storyMarkdown: z.string().max(20_000).default(''),
+    heroImageUrl: z.string().trim().max(2_000).refine(isHeroImageUrl, 'must be an https:// address or a path on this site starting with /').nullable().default(null),
     currency: z.string().toLowerCase().refine(isSupportedCurrency, `must be one of ${SUPPORTED_CURRENCIES.join(', ')}`),
     goalAmount: z.number().int().positive('must be above zero').max(Number.MAX_SAFE_INTEGER),
-    presetAmounts: z.array(z.number().int().positive().max(MAX_CHARGE_MINOR)).max(8).default([]),
+    /** Pledged before the campaign opened: shown beside the ledger's total, never written into it. */
+    startingAmount: z.number().int().min(0, 'cannot be negative').max(Number.MAX_SAFE_INTEGER).default(0),
+    presetAmounts: z.array(z.number().int()).min(1, 'needs at least one amount').max(MAX_PRESET_AMOUNTS, `takes at most ${MAX_PRESET_AMOUNTS} amounts`).optional(),
     defaultFrequency: z.enum(FREQUENCIES).default('once'),
     startsAt: z.date().optional(),
     endsAt: z.date().nullable().default(null),
     active: z.boolean().default(true),
+    holdComments: z.boolean().default(false),
   })
-  .refine((c) => !c.endsAt || !c.startsAt || c.endsAt > c.startsAt, { path: ['endsAt'], message: 'must be after the start' });
+  .superRefine((c, ctx) => {
+    if (c.endsAt && c.startsAt && c.endsAt <= c.startsAt) ctx.addIssue({ code: 'custom', path: ['endsAt'], message: 'must be after the start' });
+    if (!isSupportedCurrency(c.currency) || !c.presetAmounts) return;
+    // Each preset must be a gift the donate form would take.
+    const { minMinor } = currencyRule(c.currency);
+    if (c.presetAmounts.some((minor) => minor < minMinor || minor > MAX_CHARGE_MINOR)) {
+      ctx.addIssue({ code: 'custom', path: ['presetAmounts'], message: `must each be from ${formatMoney(minMinor, c.currency)} to ${formatMoney(MAX_CHARGE_MINOR, c.currency)}` });
+    }
+  })
+  .transform((c) => ({ ...c, presetAmounts: c.presetAmounts ?? defaultPresetAmounts(c.currency) }));
 
 export type CampaignInput = z.input<typeof campaignInputSchema>;
+export type CampaignData = z.output<typeof campaignInputSchema>;
 
 export class CampaignExistsError extends Error {}
 
-export async function createCampaign(dataSource: DataSource | EntityManager, input: CampaignInput): Promise<Campaign> {
+/** Creates a campaign and its kept-totals row; with `audit`, writes the console's audit row in the same transaction. */
+export async function createCampaign(
+  dataSource: DataSource | EntityManager,
+  input: CampaignInput,
+  audit?: (tx: EntityManager, campaign: Campaign) => Promise<void>,
+): Promise<Campaign> {
   const data = campaignInputSchema.parse(input);
   const manager = 'manager' in dataSource ? dataSource.manager : dataSource;
   return manager.transaction(async (tx) => {
@@ -33,6 +73,7 @@ export async function createCampaign(dataSource: DataSource | EntityManager, inp
     const campaign = tx.create(Campaign, { ...data, startsAt: data.startsAt ?? new Date() });
     await tx.save(campaign);
     await tx.query(`INSERT INTO campaign_totals (campaign_id) VALUES ($1) ON CONFLICT DO NOTHING`, [campaign.id]);
+    await audit?.(tx, campaign);
     return campaign;
   });
 }

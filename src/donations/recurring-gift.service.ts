@@ -83,6 +83,8 @@ export async function recordSubscriptionState(tx: EntityManager, subscriptionId:
 export interface Decline {
   code: string | null;
   message: string | null;
+  /** The card that was declined: the plan's card "was changed since" when it is another. */
+  paymentMethodId?: string | null;
 }
 
 /**
@@ -95,8 +97,9 @@ export async function recordFailedPayment(tx: EntityManager, subscriptionId: str
             next_payment_attempt_at = CASE WHEN last_payment_failed_at IS NULL OR $2 >= last_payment_failed_at THEN $6 ELSE next_payment_attempt_at END,
             last_decline_code = CASE WHEN $3::boolean AND (last_payment_failed_at IS NULL OR $2 >= last_payment_failed_at) THEN $4 ELSE last_decline_code END,
             last_decline_message = CASE WHEN $3::boolean AND (last_payment_failed_at IS NULL OR $2 >= last_payment_failed_at) THEN $5 ELSE last_decline_message END,
+            last_decline_payment_method_id = CASE WHEN $3::boolean AND (last_payment_failed_at IS NULL OR $2 >= last_payment_failed_at) THEN $7 ELSE last_decline_payment_method_id END,
             last_payment_failed_at = GREATEST(last_payment_failed_at, $2), updated_at = now()
       WHERE stripe_subscription_id = $1`,
-    [subscriptionId, at, decline !== null, decline?.code ?? null, decline?.message ?? null, nextAttemptAt],
+    [subscriptionId, at, decline !== null, decline?.code ?? null, decline?.message ?? null, nextAttemptAt, decline?.paymentMethodId ?? null],
   );
 }

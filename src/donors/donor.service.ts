@@ -52,7 +52,7 @@ export async function upsertDonors(tx: EntityManager, identities: DonorIdentity[
 
   if (namesOfLinked.size) {
     await tx.query(
-      `UPDATE donors d SET name = u.name FROM unnest($1::uuid[], $2::text[]) AS u(id, name) WHERE d.id = u.id AND d.name IS NULL`,
+      `UPDATE donors d SET name = u.name FROM unnest($1::uuid[], $2::text[]) AS u(id, name) WHERE d.id = u.id AND d.name IS NULL AND d.erased_at IS NULL`,
       [[...namesOfLinked.keys()], [...namesOfLinked.values()]],
     );
   }

@@ -115,7 +115,7 @@ export class OutboxDelivery {
     // The donor's address is read with the claim: a donor erased since the mail was queued has none.
     const [rows] = await this.dataSource.query(
       `UPDATE email_outbox o SET locked_until = now() + $2 * interval '1 millisecond', claim_token = $3
-         FROM (SELECT e.id, d.email, d.name FROM email_outbox e LEFT JOIN donors d ON d.id = e.donor_id
+         FROM (SELECT e.id, CASE WHEN d.erased_at IS NULL THEN d.email END AS email, d.name FROM email_outbox e LEFT JOIN donors d ON d.id = e.donor_id
                 WHERE e.status = 'pending' AND e.next_attempt_at <= now() AND (e.locked_until IS NULL OR e.locked_until <= now())
                 ORDER BY e.next_attempt_at LIMIT $1 FOR UPDATE OF e SKIP LOCKED) due
         WHERE o.id = due.id

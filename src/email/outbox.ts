@@ -7,11 +7,13 @@ import type { EntityManager } from 'typeorm';
 export type MailKind =
   | 'receipt' // { entryId } a counted gift (one-off, first payment of a plan, renewal, offline)
   | 'refund_notice' // { entryId } a refund entry: what was returned and the gift's new net
+  | 'void_notice' // { entryId } a void entry: an offline gift we receipted no longer counts
   | 'cancel_confirmation' // { recurringGiftId } a plan set to end, or ended, at the donor's request
   | 'payment_failed' // { recurringGiftId, invoiceId } once per failed invoice
   | 'payment_gave_up' // { recurringGiftId } Stripe stopped retrying: the plan ended unpaid
   | 'card_expiring' // { recurringGiftId, paymentMethodId } once per card
   | 'sign_in_link' // { tokenId } a single-use link asked for on the sign-in page
+  | 'manage_link' // {} a fresh manage link, sent from the admin console at the donor's request
   | 'statement'; // { year } a donor's yearly statement
 
 export interface QueuedMail {
@@ -52,6 +54,10 @@ export const receiptMail = (entryId: string, donorId: string): QueuedMail =>
 
 export const refundNoticeMail = (entryId: string, donorId: string): QueuedMail =>
   ({ dedupeKey: `refund:${entryId}`, kind: 'refund_notice', donorId, params: { entryId } });
+
+/** Keyed on the void entry: a gift has at most one. */
+export const voidNoticeMail = (entryId: string, donorId: string): QueuedMail =>
+  ({ dedupeKey: `void:${entryId}`, kind: 'void_notice', donorId, params: { entryId } });
 
 /** Once per failed invoice, however many times Stripe retries it. */
 export const paymentFailedMail = (p: {

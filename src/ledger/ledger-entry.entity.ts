@@ -2,7 +2,7 @@ import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeor
 import { bigintNumber } from '../db/columns';
 import type { Frequency } from '../campaigns/campaign.entity';
 
-export type LedgerEntryKind = 'gift' | 'refund' | 'dispute_lost' | 'refund_reversal';
+export type LedgerEntryKind = 'gift' | 'refund' | 'dispute_lost' | 'refund_reversal' | 'void';
 export type LedgerSource = 'stripe' | 'offline';
 
 /**
@@ -10,7 +10,9 @@ export type LedgerSource = 'stripe' | 'offline';
  * negative and point at the gift they reduce; a refund reversal (a refund that failed after it
  * succeeded) is positive and points at the same gift. Each Stripe id is UNIQUE (a refund's per
  * kind: its refund row and at most one reversal): one Stripe object that moves money maps to at
- * most one row of each kind, whatever replays or reorders deliver.
+ * most one row of each kind, whatever replays or reorders deliver. Offline gifts (source
+ * 'offline') have no Stripe id but a UNIQUE offline key instead; a void (negative, offline only)
+ * takes back all that is left of one offline gift, at most once per gift.
  */
 @Entity({ name: 'ledger_entries' })
 export class LedgerEntry {
@@ -67,6 +69,10 @@ export class LedgerEntry {
 
   @Column({ name: 'stripe_dispute_id', type: 'text', nullable: true })
   stripeDisputeId: string | null;
+
+  /** An offline gift's identity: the one-time key of the form that recorded it. */
+  @Column({ name: 'offline_key', type: 'text', nullable: true })
+  offlineKey: string | null;
 
   @Column({ name: 'occurred_at', type: 'timestamptz' })
   occurredAt: Date;

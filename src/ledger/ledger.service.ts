@@ -19,12 +19,21 @@ export interface NewGift {
   stripeInvoiceId?: string | null;
   stripePaymentIntentId?: string | null;
   stripeSubscriptionId?: string | null;
+  /**
+   * An offline gift's identity (source 'offline', which has no Stripe ids): the one-time key of the
+   * form that recorded it, so the same form sent again is a replay, as a Stripe id sent again is.
+   */
+  offlineKey?: string | null;
   occurredAt: Date;
 }
 
 export interface NewAdjustment {
-  /** refund and dispute_lost subtract; refund_reversal adds back a refund that failed after it succeeded. */
-  kind: 'refund' | 'dispute_lost' | 'refund_reversal';
+  /**
+   * refund and dispute_lost subtract; refund_reversal adds back a refund that failed after it
+   * succeeded. void takes back all that is left of an offline gift (entered by mistake, a bounced
+   * cheque): offline gifts only, once per gift, for exactly the gift's net.
+   */
+  kind: 'refund' | 'dispute_lost' | 'refund_reversal' | 'void';
   /** The gift this adjusts; campaign, donor and currency come from it. */
   giftEntryId: string;
   /** Positive amount to subtract (or, for a reversal, to add back), in minor units. */
@@ -61,6 +70,7 @@ export async function recordLedgerEntries(tx: EntityManager, inputs: LedgerInput
     if (!Number.isSafeInteger(input.amount) || input.amount <= 0) {
       throw new LedgerError(`Ledger amounts are positive integers in minor units, got ${input.amount}`);
     }
+    if (input.kind === 'gift') assertGiftIdentity(input);
   }
   const moves = totals ?? new TotalsAccumulator();
   const results = new Array<RecordResult>(inputs.length);
@@ -82,12 +92,25 @@ export async function recordLedgerEntry(tx: EntityManager, input: LedgerInput, t
   return result;
 }
 
-/** The Stripe ids that make a gift the same gift again; the first one present is its identity. */
+/** The ids that make a gift the same gift again (Stripe's, or an offline key); the first one present is its identity. */
 const giftIdentity = (gift: NewGift): [column: string, value: string | null | undefined][] => [
   ['stripe_checkout_session_id', gift.stripeCheckoutSessionId],
   ['stripe_invoice_id', gift.stripeInvoiceId],
   ['stripe_payment_intent_id', gift.stripePaymentIntentId],
+  ['offline_key', gift.offlineKey],
 ];
+
+/**
+ * A gift without an identity could be recorded twice by a replay: a Stripe gift names its Stripe
+ * object, an offline gift its form key and nothing of Stripe's (the table checks the same).
+ */
+function assertGiftIdentity(gift: NewGift) {
+  const stripeIds = [gift.stripeCheckoutSessionId, gift.stripeInvoiceId, gift.stripePaymentIntentId, gift.stripeSubscriptionId].filter(Boolean);
+  if (gift.source === 'offline' && (!gift.offlineKey || stripeIds.length)) {
+    throw new LedgerError('An offline gift has an offline key and no Stripe ids');
+  }
+  if (gift.source === 'stripe' && gift.offlineKey) throw new LedgerError('Only an offline gift has an offline key');
+}
 
 async function recordGifts(tx: EntityManager, gifts: NewGift[], totals: TotalsAccumulator): Promise<RecordResult[]> {
   // Ids made here, so the inserted rows map back to their inputs. Rows go in in the order of their
@@ -98,21 +121,23 @@ async function recordGifts(tx: EntityManager, gifts: NewGift[], totals: TotalsAc
   const column = <T>(pick: (g: NewGift) => T) => gifts.map(pick);
   const rows: { id: string }[] = await tx.query(
     `INSERT INTO ledger_entries (id, campaign_id, donor_id, kind, amount, currency, fee_cover_amount, source, frequency, renewal,
-        checkout_intent_id, stripe_checkout_session_id, stripe_invoice_id, stripe_payment_intent_id, stripe_subscription_id, occurred_at)
+        checkout_intent_id, stripe_checkout_session_id, stripe_invoice_id, stripe_payment_intent_id, stripe_subscription_id, occurred_at,
+        offline_key)
      SELECT g.id, c.id, g.donor_id, 'gift', g.amount, g.currency, g.fee_cover_amount, g.source, g.frequency, g.renewal,
-            g.checkout_intent_id, g.session_id, g.invoice_id, g.payment_intent_id, g.subscription_id, g.occurred_at
+            g.checkout_intent_id, g.session_id, g.invoice_id, g.payment_intent_id, g.subscription_id, g.occurred_at, g.offline_key
        FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::boolean[],
-                   $10::uuid[], $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[]) WITH ORDINALITY
+                   $10::uuid[], $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::text[]) WITH ORDINALITY
             AS g(id, campaign_id, donor_id, amount, currency, fee_cover_amount, source, frequency, renewal,
-                 checkout_intent_id, session_id, invoice_id, payment_intent_id, subscription_id, occurred_at, n)
+                 checkout_intent_id, session_id, invoice_id, payment_intent_id, subscription_id, occurred_at, offline_key, n)
        JOIN campaigns c ON c.id = g.campaign_id AND c.currency = g.currency
-      ORDER BY g.session_id, g.invoice_id, g.payment_intent_id, g.n
+      ORDER BY g.session_id, g.invoice_id, g.payment_intent_id, g.offline_key, g.n
      ON CONFLICT DO NOTHING
      RETURNING id`,
     [ids, column((g) => g.campaignId), column((g) => g.donorId), column((g) => g.amount), column((g) => g.currency.toLowerCase()),
       column((g) => g.feeCoverAmount ?? 0), column((g) => g.source), column((g) => g.frequency), column((g) => g.renewal ?? false),
       column((g) => g.checkoutIntentId ?? null), column((g) => g.stripeCheckoutSessionId ?? null), column((g) => g.stripeInvoiceId ?? null),
-      column((g) => g.stripePaymentIntentId ?? null), column((g) => g.stripeSubscriptionId ?? null), column((g) => g.occurredAt)],
+      column((g) => g.stripePaymentIntentId ?? null), column((g) => g.stripeSubscriptionId ?? null), column((g) => g.occurredAt),
+      column((g) => g.offlineKey ?? null)],
   );
   const inserted = new Set(rows.map((r) => r.id));
   const skipped = gifts.filter((_, i) => !inserted.has(ids[i]));
@@ -136,14 +161,15 @@ async function assertReplaysOf(tx: EntityManager, gifts: NewGift[]) {
   const currencyOf = new Map(campaigns.map((c) => [c.id, c.currency]));
   const identities = gifts.map((g) => giftIdentity(g).find(([, v]) => v) ?? null);
   const values = (name: string) => identities.flatMap((identity) => (identity?.[0] === name ? [identity[1]] : []));
-  const existing: { session: string | null; invoice: string | null; payment_intent: string | null }[] = await tx.query(
-    `SELECT stripe_checkout_session_id AS session, stripe_invoice_id AS invoice, stripe_payment_intent_id AS payment_intent
+  const existing: { session: string | null; invoice: string | null; payment_intent: string | null; offline_key: string | null }[] = await tx.query(
+    `SELECT stripe_checkout_session_id AS session, stripe_invoice_id AS invoice, stripe_payment_intent_id AS payment_intent, offline_key
        FROM ledger_entries
-      WHERE kind = 'gift' AND (stripe_checkout_session_id = ANY($1) OR stripe_invoice_id = ANY($2) OR stripe_payment_intent_id = ANY($3))`,
-    [values('stripe_checkout_session_id'), values('stripe_invoice_id'), values('stripe_payment_intent_id')],
+      WHERE kind = 'gift' AND (stripe_checkout_session_id = ANY($1) OR stripe_invoice_id = ANY($2) OR stripe_payment_intent_id = ANY($3)
+            OR offline_key = ANY($4))`,
+    [values('stripe_checkout_session_id'), values('stripe_invoice_id'), values('stripe_payment_intent_id'), values('offline_key')],
   );
   const recorded = new Set(existing.flatMap((e) => [`stripe_checkout_session_id=${e.session}`, `stripe_invoice_id=${e.invoice}`,
-    `stripe_payment_intent_id=${e.payment_intent}`]));
+    `stripe_payment_intent_id=${e.payment_intent}`, `offline_key=${e.offline_key}`]));
   for (const [i, gift] of gifts.entries()) {
     const currency = currencyOf.get(gift.campaignId);
     if (currency === undefined) throw new LedgerError(`Unknown campaign ${gift.campaignId}`);
@@ -155,26 +181,42 @@ async function assertReplaysOf(tx: EntityManager, gifts: NewGift[]) {
   }
 }
 
+/**
+ * Refunds, lost disputes, reversals and voids all come through here, so a void moves the kept
+ * totals, gift count and donor count exactly as a full refund would: one door, one arithmetic.
+ */
 async function recordAdjustment(tx: EntityManager, adj: NewAdjustment, totals: TotalsAccumulator): Promise<RecordResult> {
-  const [gift] = await tx.query(`SELECT id, campaign_id, donor_id, currency FROM ledger_entries WHERE id = $1 AND kind = 'gift'`, [adj.giftEntryId]);
+  const [gift] = await tx.query(`SELECT id, campaign_id, donor_id, currency, source FROM ledger_entries WHERE id = $1 AND kind = 'gift'`, [adj.giftEntryId]);
   if (!gift) throw new LedgerError(`Unknown gift ${adj.giftEntryId}`);
   assertSameCurrency(gift.currency, adj.currency);
+  // Stripe's money is taken back through Stripe (a refund); money Stripe never saw, by a void.
+  const isVoid = adj.kind === 'void';
+  if (isVoid !== (gift.source === 'offline')) {
+    throw new LedgerError(isVoid ? `Only an offline gift can be voided; gift ${gift.id} came through Stripe` : `Gift ${gift.id} is offline: Stripe cannot adjust it`);
+  }
   // Serialises adjustments of one gift, so its net is read after any concurrent adjustment commits.
   await tx.query(`SELECT id FROM ledger_entries WHERE id = $1 FOR UPDATE`, [gift.id]);
   if (adj.kind === 'refund_reversal') await assertReversible(tx, gift.id, adj);
+  // A second void of the same gift is a replay: under the lock, the first one is already visible.
+  if (isVoid && (await tx.query(`SELECT 1 FROM ledger_entries WHERE gift_entry_id = $1 AND kind = 'void'`, [gift.id])).length) {
+    return { created: false, entryId: null };
+  }
   const netBefore = await giftNet(tx, gift.id);
+  // A void takes back what is left, no more (money never given) and no less (a gift half voided is a correction, not a void).
+  if (isVoid && adj.amount !== netBefore) throw new LedgerError(`Gift ${gift.id} counts for ${netBefore}, a void of it takes back ${adj.amount}`);
 
   const signed = adj.kind === 'refund_reversal' ? adj.amount : -adj.amount;
   const rows: { id: string }[] = await tx.query(
     `INSERT INTO ledger_entries (campaign_id, donor_id, kind, amount, currency, source, gift_entry_id,
         stripe_refund_id, stripe_dispute_id, occurred_at)
-     VALUES ($1, $2, $3, $4, $5, 'stripe', $6, $7, $8, $9)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
      ON CONFLICT DO NOTHING
      RETURNING id`,
-    [gift.campaign_id, gift.donor_id, adj.kind satisfies LedgerEntryKind, signed, gift.currency, gift.id,
-      adj.stripeRefundId ?? null, adj.stripeDisputeId ?? null, adj.occurredAt],
+    [gift.campaign_id, gift.donor_id, adj.kind satisfies LedgerEntryKind, signed, gift.currency, isVoid ? 'offline' : 'stripe', gift.id,
+      isVoid ? null : adj.stripeRefundId ?? null, isVoid ? null : adj.stripeDisputeId ?? null, adj.occurredAt],
   );
   if (rows.length === 0) {
+    // The one-void-per-gift index makes a concurrent second void wait on the lock above, so only Stripe ids conflict here.
     await assertReplayOf(tx, adj.kind, [['stripe_refund_id', adj.stripeRefundId], ['stripe_dispute_id', adj.stripeDisputeId]]);
     return { created: false, entryId: null };
   }

@@ -17,6 +17,13 @@ export interface RetentionSummary {
 const BATCH = 1_000;
 
 /**
+ * What a checkout intent holds about a person, as an UPDATE's SET list that forgets it: the
+ * retention purge and a donor's erasure (src/admin/donors) both use it, so "the personal data of
+ * a gift" has one definition. Amounts, campaign, status and dates stay: the ledger points at them.
+ */
+export const FORGET_INTENT_PERSONAL_DATA = `email = '', donor_name = NULL, comment = NULL, dedication = NULL, newsletter = false, personal_data_purged_at = now()`;
+
+/**
  * Forgets personal data Kettle no longer needs once the retention period has passed (finding 8).
  * What the ledger's proofs rely on stays: ledger rows are never touched, and a purged event keeps
  * its id, type, status, dates and the id of the Stripe object it was about. Events still waiting
@@ -54,8 +61,7 @@ export class RetentionService {
             AND NOT EXISTS (SELECT 1 FROM ledger_entries g WHERE g.checkout_intent_id = checkout_intents.id)
           LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
        UPDATE checkout_intents i
-          SET email = '', donor_name = NULL, comment = NULL, dedication = NULL, newsletter = false,
-              personal_data_purged_at = now()
+          SET ${FORGET_INTENT_PERSONAL_DATA}
          FROM due WHERE i.id = due.id`,
       cutoff,
     );

@@ -16,13 +16,31 @@ export interface AdminAccount {
 }
 
 export interface AuditEntry {
+  id: string;
   at: Date;
   /** The admin's email, or null when done from the command line. */
   by: string | null;
   action: string;
   subjectType: string;
   subjectId: string | null;
+  before: unknown;
+  after: unknown;
 }
+
+/** An account as the owners' page lists it. */
+export interface AdminAccountRow {
+  id: string;
+  email: string;
+  role: AdminRole;
+  createdAt: Date;
+  disabledAt: Date | null;
+  lockedUntil: Date | null;
+}
+
+/** What an owner's change to an account came to. */
+export type AccountChange = 'changed' | 'unchanged' | 'not_found' | 'last_owner';
+
+export const AUDIT_PAGE_SIZE = 50;
 
 export class AdminExistsError extends Error {}
 
@@ -129,12 +147,79 @@ export class AdminAccountsService {
     });
   }
 
-  async latestAudit(limit = 20): Promise<AuditEntry[]> {
+  /** An owner adds an account from the console (the same rules as admin:create). */
+  create(input: { email: string; role: AdminRole; password: string }, byAdminId: string): Promise<AdminAccount> {
+    return createAdminAccount(this.dataSource, input, byAdminId);
+  }
+
+  async listAccounts(): Promise<AdminAccountRow[]> {
     return this.dataSource.query(
-      `SELECT l.created_at AS at, a.email AS by, l.action, l.subject_type AS "subjectType", l.subject_id AS "subjectId"
-       FROM admin_audit_log l LEFT JOIN admin_accounts a ON a.id = l.admin_id
-       ORDER BY l.created_at DESC, l.id DESC LIMIT $1`,
-      [limit],
+      `SELECT id, email, role, created_at AS "createdAt", disabled_at AS "disabledAt",
+              CASE WHEN locked_until > now() THEN locked_until END AS "lockedUntil"
+         FROM admin_accounts ORDER BY disabled_at IS NOT NULL, lower(email)`,
     );
+  }
+
+  /** Gives an account another role; the last enabled owner keeps theirs (someone must be able to manage accounts). */
+  async changeRole(accountId: string, role: AdminRole, byAdminId: string): Promise<AccountChange> {
+    return this.changeAccount(accountId, byAdminId, 'admin_account.role', (account) => (account.role === role ? null : {
+      sql: `UPDATE admin_accounts SET role = $2 WHERE id = $1`, params: [role],
+      losesOwner: account.role === 'owner' && !account.disabled,
+      before: { role: account.role }, after: { role },
+    }));
+  }
+
+  /**
+   * Disabling stops the account signing in and ends its sessions at once (sessions_valid_after);
+   * enabling lets it sign in again with its password. The last enabled owner cannot be disabled.
+   */
+  async setDisabled(accountId: string, disabled: boolean, byAdminId: string): Promise<AccountChange> {
+    return this.changeAccount(accountId, byAdminId, disabled ? 'admin_account.disable' : 'admin_account.enable', (account) => (account.disabled === disabled ? null : {
+      sql: disabled
+        ? `UPDATE admin_accounts SET disabled_at = now(), sessions_valid_after = date_trunc('milliseconds', now()) WHERE id = $1`
+        : `UPDATE admin_accounts SET disabled_at = NULL WHERE id = $1`,
+      params: [],
+      losesOwner: disabled && account.role === 'owner',
+      before: { disabled: account.disabled }, after: { disabled },
+    }));
+  }
+
+  /** One owner's change to an account, audited, in a transaction that holds the owners' rows. */
+  private async changeAccount(
+    accountId: string,
+    byAdminId: string,
+    action: string,
+    plan: (account: { role: AdminRole; disabled: boolean }) => { sql: string; params: unknown[]; losesOwner: boolean; before: unknown; after: unknown } | null,
+  ): Promise<AccountChange> {
+    return this.dataSource.transaction(async (manager) => {
+      // Every enabled owner's row is locked too: two owners demoting each other at once cannot leave none.
+      const rows: { id: string; role: AdminRole; disabled: boolean }[] = await manager.query(
+        `SELECT id, role, disabled_at IS NOT NULL AS disabled FROM admin_accounts
+          WHERE id = $1 OR (role = 'owner' AND disabled_at IS NULL) ORDER BY id FOR UPDATE`,
+        [accountId],
+      );
+      const account = rows.find((r) => r.id === accountId);
+      if (!account) return 'not_found';
+      const change = plan(account);
+      if (!change) return 'unchanged';
+      const enabledOwners = rows.filter((r) => r.role === 'owner' && !r.disabled).length;
+      if (change.losesOwner && enabledOwners <= 1) return 'last_owner';
+      await manager.query(change.sql, [accountId, ...change.params]);
+      await audit(manager, { adminId: byAdminId, action, subjectType: 'admin_account', subjectId: accountId, before: change.before, after: change.after });
+      return 'changed';
+    });
+  }
+
+  /** The audit log, newest first, a page at a time (the page before `beforeId`, when given). */
+  async auditPage(beforeId: string | null, limit = AUDIT_PAGE_SIZE): Promise<{ entries: AuditEntry[]; olderFrom: string | null }> {
+    const rows: AuditEntry[] = await this.dataSource.query(
+      `SELECT l.id::text AS id, l.created_at AS at, a.email AS by, l.action, l.subject_type AS "subjectType", l.subject_id AS "subjectId", l.before, l.after
+         FROM admin_audit_log l LEFT JOIN admin_accounts a ON a.id = l.admin_id
+        WHERE $1::bigint IS NULL OR l.id < $1::bigint
+        ORDER BY l.id DESC LIMIT $2`,
+      [beforeId, limit + 1],
+    );
+    const entries = rows.slice(0, limit);
+    return { entries, olderFrom: rows.length > limit ? entries[entries.length - 1].id : null };
   }
 }

@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { asUuid } from '../../donations/checkout-intent.service';
+import { DONOR_EMAIL, DONOR_NAME } from './gift-list';
 
 export interface GiftRecord {
   id: string;
@@ -11,7 +12,9 @@ export interface GiftRecord {
   frequency: 'once' | 'monthly' | 'annual' | null;
   renewal: boolean;
   campaign: { id: string; slug: string; title: string; holdComments: boolean };
-  donor: { id: string | null; name: string | null; email: string | null };
+  donor: { id: string | null; name: string | null; email: string | null; erased: boolean };
+  /** How an offline gift was paid, as recorded with it; null for a Stripe gift. */
+  offline: { method: string; reference: string | null; note: string | null; receivedOn: string; voidReason: string | null } | null;
   stripe: { checkoutSession: string | null; paymentIntent: string | null; invoice: string | null; subscription: string | null };
   /** What the donor put on the public wall, and its moderation state; null without a checkout intent. */
   wall: { intentId: string; name: string | null; comment: string | null; anonymous: boolean; hiddenAt: Date | null; approvedAt: Date | null } | null;
@@ -56,12 +59,14 @@ export async function findGift(manager: EntityManager, idText: string, opts: { l
     `SELECT g.id, g.occurred_at, g.amount, g.fee_cover_amount, g.currency, g.source, g.frequency, g.renewal,
             g.stripe_checkout_session_id, g.stripe_payment_intent_id, g.stripe_invoice_id, g.stripe_subscription_id,
             c.id AS campaign_id, c.slug, c.title, c.hold_comments,
-            d.id AS donor_id, coalesce(d.name, ci.donor_name) AS donor_name, coalesce(d.email, ci.email) AS donor_email,
+            d.id AS donor_id, ${DONOR_NAME} AS donor_name, ${DONOR_EMAIL} AS donor_email, d.erased_at IS NOT NULL AS donor_erased,
+            og.method AS offline_method, og.reference AS offline_reference, og.note AS offline_note, og.received_on::text AS received_on, og.void_reason,
             ci.id AS intent_id, ci.donor_name AS wall_name, ci.comment, ci.anonymous, ci.comment_hidden_at, ci.comment_approved_at
        FROM ledger_entries g
        JOIN campaigns c ON c.id = g.campaign_id
        LEFT JOIN donors d ON d.id = g.donor_id
        LEFT JOIN checkout_intents ci ON ci.id = g.checkout_intent_id
+       LEFT JOIN offline_gifts og ON og.entry_id = g.id
       WHERE g.id = $1 AND g.kind = 'gift'
       ${opts.lock ? 'FOR UPDATE OF g' : ''}`,
     [id],
@@ -77,7 +82,10 @@ export async function findGift(manager: EntityManager, idText: string, opts: { l
     frequency: row.frequency,
     renewal: row.renewal,
     campaign: { id: row.campaign_id, slug: row.slug, title: row.title, holdComments: row.hold_comments },
-    donor: { id: row.donor_id, name: row.donor_name, email: row.donor_email },
+    donor: { id: row.donor_id, name: row.donor_name, email: row.donor_email, erased: row.donor_erased },
+    offline: row.offline_method
+      ? { method: row.offline_method, reference: row.offline_reference, note: row.offline_note, receivedOn: row.received_on, voidReason: row.void_reason }
+      : null,
     stripe: { checkoutSession: row.stripe_checkout_session_id, paymentIntent: row.stripe_payment_intent_id, invoice: row.stripe_invoice_id, subscription: row.stripe_subscription_id },
     wall: row.intent_id
       ? { intentId: row.intent_id, name: row.wall_name, comment: row.comment, anonymous: row.anonymous, hiddenAt: row.comment_hidden_at, approvedAt: row.comment_approved_at }

@@ -19,6 +19,8 @@ export interface GiftRow {
   campaign_slug: string;
   donor_name: string | null;
   donor_email: string | null;
+  offline_method: string | null;
+  offline_reference: string | null;
 }
 
 /** Where a page starts: after this gift, in (occurred_at DESC, id DESC) order. */
@@ -38,16 +40,22 @@ export function parseCursor(text: unknown): GiftCursor | null | 'invalid' {
 
 export const cursorText = (row: GiftRow) => `${row.at_text}_${row.id}`;
 
-/** Donor from the donor record, else what they typed at checkout; the adjustments (refunds, lost disputes…) summed. */
+/** The donor record's name and email, else what they typed at checkout; nothing of an erased donor (their gifts stay). */
+export const DONOR_NAME = `CASE WHEN d.erased_at IS NULL THEN coalesce(d.name, ci.donor_name) END`;
+export const DONOR_EMAIL = `CASE WHEN d.erased_at IS NULL THEN coalesce(d.email, ci.email) END`;
+
+/** A gift with its donor, campaign, offline details, and its adjustments (refunds, lost disputes, voids…) summed. */
 const GIFT_SELECT = `
   SELECT g.id, g.occurred_at, to_char(g.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at_text,
          g.amount, g.currency, g.source, g.frequency, g.renewal, g.stripe_payment_intent_id,
-         c.slug AS campaign_slug, coalesce(d.name, ci.donor_name) AS donor_name, coalesce(d.email, ci.email) AS donor_email,
-         (SELECT coalesce(sum(a.amount), 0) FROM ledger_entries a WHERE a.gift_entry_id = g.id) AS adjusted
+         c.slug AS campaign_slug, ${DONOR_NAME} AS donor_name, ${DONOR_EMAIL} AS donor_email,
+         (SELECT coalesce(sum(a.amount), 0) FROM ledger_entries a WHERE a.gift_entry_id = g.id) AS adjusted,
+         og.method AS offline_method, og.reference AS offline_reference
     FROM ledger_entries g
     JOIN campaigns c ON c.id = g.campaign_id
     LEFT JOIN donors d ON d.id = g.donor_id
-    LEFT JOIN checkout_intents ci ON ci.id = g.checkout_intent_id`;
+    LEFT JOIN checkout_intents ci ON ci.id = g.checkout_intent_id
+    LEFT JOIN offline_gifts og ON og.entry_id = g.id`;
 
 /**
  * One page of gifts, newest first, after `cursor`: a walk down ledger_entries_gift_recent_idx from
@@ -94,6 +102,8 @@ const GIFT_COLUMNS: CsvColumn<GiftRow>[] = [
   { header: 'refunded', cell: (r) => major(refundedOf(r), r.currency) },
   { header: 'net', cell: (r) => major(netOf(r), r.currency) },
   { header: 'stripe_payment_intent', cell: (r) => r.stripe_payment_intent_id },
+  { header: 'offline_method', cell: (r) => r.offline_method },
+  { header: 'offline_reference', cell: (r) => r.offline_reference, text: true },
 ];
 
 /** Every gift the filters select, newest first, as the CSV exporter streams it. */

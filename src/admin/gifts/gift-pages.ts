@@ -11,7 +11,7 @@ import type { QueuedComment } from './comment-moderation';
 /** "2026-11-27 20:44 UTC": the console shows times in UTC, like its filters. */
 export const utcMinute = (at: Date) => `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
-const ADJUSTMENT_LABELS: Record<string, string> = { refund: 'Refund', dispute_lost: 'Lost dispute', refund_reversal: 'Refund reversed (failed)' };
+const ADJUSTMENT_LABELS: Record<string, string> = { refund: 'Refund', dispute_lost: 'Lost dispute', refund_reversal: 'Refund reversed (failed)', void: 'Void' };
 
 export function giftListModel(values: GiftFilterValues, rows: GiftRow[], next: string | null, errors: Record<string, string> = {}) {
   const query = filterQueryString(values);
@@ -80,7 +80,9 @@ export async function giftPageModel(dataSource: DataSource, config: Config, idTe
       date: utcMinute(gift.occurredAt),
       kind: giftKind(gift),
       source: sourceLabel(gift.source),
-      offline: gift.source === 'offline',
+      // The void form (POST /admin/gifts/:id/void, offline-gifts.routes.ts) while the gift still counts.
+      voidable: gift.source === 'offline' && !adjustments.some((a) => a.kind === 'void'),
+      offline: gift.offline,
       campaign: gift.campaign,
       donor: gift.donor,
     },
@@ -89,6 +91,7 @@ export async function giftPageModel(dataSource: DataSource, config: Config, idTe
       feeCover: money(gift.feeCoverAmount),
       refunds: money(sum(['refund', 'refund_reversal'])),
       disputes: money(sum(['dispute_lost'])),
+      voided: adjustments.some((a) => a.kind === 'void') ? money(sum(['void'])) : null,
       net: money(amounts.net),
       pending: amounts.pending ? money(amounts.pending) : null,
       refundable: money(amounts.refundable),

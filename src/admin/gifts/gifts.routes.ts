@@ -1,4 +1,5 @@
 import { Router, type Request, type Response } from 'express';
+import { audit } from '../accounts/admin-accounts.service';
 import type { AdminDeps } from '../admin.routes';
 import { renderAdmin } from '../admin-view';
 import { moderateComment, moderationQueue, type ModerationAction } from './comment-moderation';
@@ -28,6 +29,8 @@ export function giftRoutes(deps: AdminDeps): Router {
     if (!parsed.ok) {
       return renderAdmin(req, res, 'admin/gifts/list', { title: 'Gifts', section: 'gifts', status: 400, ...giftListModel(parsed.values, [], null, parsed.errors) });
     }
+    // A read, yet audited like the other exports: who took which personal data out, and when.
+    await audit(deps.dataSource.manager, { adminId: req.admin!.id, action: 'export.gifts', subjectType: 'export', subjectId: null, after: parsed.values });
     await deps.exporter.send(res, giftsCsvQuery(parsed.filters));
   });
 

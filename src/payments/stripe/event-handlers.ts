@@ -316,7 +316,7 @@ export class StripeEventHandlers {
     const paymentIntentId = attempt?.payment?.type === 'payment_intent' ? idOf(attempt.payment.payment_intent) : null;
     if (!paymentIntentId) return null;
     const error = (await this.stripe.paymentIntents.retrieve(paymentIntentId)).last_payment_error;
-    return error ? { code: error.decline_code ?? error.code ?? null, message: error.message ?? null } : null;
+    return error ? { code: error.decline_code ?? error.code ?? null, message: error.message ?? null, paymentMethodId: idOf(error.payment_method) } : null;
   }
 
   /** The PaymentIntent that paid an invoice (basil: in invoice.payments, fetched when the payload lacks it). */

@@ -1,0 +1,99 @@
+import type { DataSource } from 'typeorm';
+import { formatCharge } from '../../money';
+import { consoleTime } from '../console-time';
+
+/** The most of each list the page shows (the counts above them are whole). */
+export const HEALTH_LIST_LIMIT = 200;
+/** Plans ending within this many days are listed as ending soon. */
+export const ENDING_SOON_DAYS = 30;
+
+interface PlanRow {
+  id: string;
+  donorId: string | null;
+  donorEmail: string | null;
+  donorErased: boolean;
+  campaignTitle: string | null;
+  status: string;
+  amount: string | null;
+  currency: string | null;
+  interval: string | null;
+  failedPaymentCount: number;
+  lastPaymentFailedAt: Date | null;
+  lastDeclineCode: string | null;
+  lastDeclineMessage: string | null;
+  nextPaymentAttemptAt: Date | null;
+  cardLast4: string | null;
+  cardBrand: string | null;
+  cardChanged: boolean | null;
+  endsAt: Date | null;
+  cancelAtPeriodEnd: boolean;
+}
+
+const PLAN_COLUMNS = `
+  rg.id, rg.donor_id AS "donorId", d.email AS "donorEmail", d.erased_at IS NOT NULL AS "donorErased", c.title AS "campaignTitle",
+  rg.status, rg.amount::bigint::text AS amount, rg.currency, rg.interval, rg.failed_payment_count AS "failedPaymentCount",
+  rg.last_payment_failed_at AS "lastPaymentFailedAt", rg.last_decline_code AS "lastDeclineCode", rg.last_decline_message AS "lastDeclineMessage",
+  rg.next_payment_attempt_at AS "nextPaymentAttemptAt", rg.card_last4 AS "cardLast4", rg.card_brand AS "cardBrand",
+  -- The declined card against the plan's card now: another card means the donor (or Stripe) replaced it since.
+  CASE WHEN rg.last_decline_payment_method_id IS NULL OR rg.stripe_payment_method_id IS NULL THEN NULL
+       ELSE rg.last_decline_payment_method_id <> rg.stripe_payment_method_id END AS "cardChanged",
+  COALESCE(rg.cancel_at, rg.current_period_end) AS "endsAt", rg.cancel_at_period_end AS "cancelAtPeriodEnd"`;
+
+const FROM_PLANS = `FROM recurring_gifts rg LEFT JOIN donors d ON d.id = rg.donor_id LEFT JOIN campaigns c ON c.id = rg.campaign_id`;
+
+/**
+ * Plans that need a look: past due (Stripe could not collect the latest renewal: its decline,
+ * when it tries again, and whether the card was replaced since), and plans set to end within
+ * ENDING_SOON_DAYS. Each list walks a partial index (migration 1764530000000).
+ */
+export async function recurringHealth(dataSource: DataSource) {
+  const [pastDue, ending, [counts]] = await Promise.all([
+    dataSource.query(
+      `SELECT ${PLAN_COLUMNS} ${FROM_PLANS}
+        WHERE rg.status IN ('past_due', 'unpaid')
+        ORDER BY rg.last_payment_failed_at DESC NULLS LAST LIMIT $1`,
+      [HEALTH_LIST_LIMIT],
+    ) as Promise<PlanRow[]>,
+    dataSource.query(
+      `SELECT ${PLAN_COLUMNS} ${FROM_PLANS}
+        WHERE rg.status NOT IN ('canceled', 'incomplete_expired') AND (rg.cancel_at_period_end OR rg.cancel_at IS NOT NULL)
+          AND coalesce(rg.cancel_at, rg.current_period_end) < now() + make_interval(days => $2)
+        ORDER BY coalesce(rg.cancel_at, rg.current_period_end) LIMIT $1`,
+      [HEALTH_LIST_LIMIT, ENDING_SOON_DAYS],
+    ) as Promise<PlanRow[]>,
+    dataSource.query(
+      `SELECT (SELECT count(*) FROM recurring_gifts WHERE status IN ('past_due', 'unpaid'))::int AS "pastDue",
+              (SELECT count(*) FROM recurring_gifts
+                WHERE status NOT IN ('canceled', 'incomplete_expired') AND (cancel_at_period_end OR cancel_at IS NOT NULL)
+                  AND coalesce(cancel_at, current_period_end) < now() + make_interval(days => $1))::int AS "endingSoon"`,
+      [ENDING_SOON_DAYS],
+    ) as Promise<{ pastDue: number; endingSoon: number }[]>,
+  ]);
+  return {
+    pastDueCount: counts.pastDue,
+    endingSoonCount: counts.endingSoon,
+    endingSoonDays: ENDING_SOON_DAYS,
+    pastDue: pastDue.map((p) => ({
+      ...planWords(p),
+      failedAt: consoleTime(p.lastPaymentFailedAt),
+      declineCode: p.lastDeclineCode,
+      declineMessage: p.lastDeclineMessage,
+      failures: p.failedPaymentCount,
+      nextAttempt: consoleTime(p.nextPaymentAttemptAt),
+      cardChanged: p.cardChanged === null ? 'unknown' : p.cardChanged ? 'yes' : 'no',
+    })),
+    ending: ending.map((p) => ({ ...planWords(p), endsAt: consoleTime(p.endsAt), how: p.cancelAtPeriodEnd ? 'at period end' : 'on a set date' })),
+  };
+}
+
+function planWords(p: PlanRow) {
+  return {
+    id: p.id,
+    donorId: p.donorId,
+    donor: p.donorErased ? 'Erased donor' : p.donorEmail,
+    campaignTitle: p.campaignTitle,
+    status: p.status,
+    amount: p.amount !== null && p.currency ? `${formatCharge(Number(p.amount), p.currency)}${p.interval ? ` / ${p.interval}` : ''}` : null,
+    card: p.cardLast4 ? `${p.cardBrand ?? 'card'} •••• ${p.cardLast4}` : null,
+  };
+}
