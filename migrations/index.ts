@@ -10,6 +10,7 @@ import { MailClaimTokens1764450000000 } from './1764450000000-MailClaimTokens';
 import { PlanRetryDate1764460000000 } from './1764460000000-PlanRetryDate';
 import { AdminAccounts1764500000000 } from './1764500000000-AdminAccounts';
 import { CampaignConsole1764510000000 } from './1764510000000-CampaignConsole';
+import { DashboardIndexes1764515000000 } from './1764515000000-DashboardIndexes';
 
 /** Every migration, oldest first. Listed explicitly so compiled and test runs load the same set. */
 export const migrations = [
@@ -25,4 +26,5 @@ export const migrations = [
   PlanRetryDate1764460000000,
   AdminAccounts1764500000000,
   CampaignConsole1764510000000,
+  DashboardIndexes1764515000000,
 ];

@@ -51,6 +51,6 @@ export function adminRoutes(deps: AdminDeps): Router {
   router.use(adminAccountsRoutes(deps.accounts));
   // Every POST below changes something: not for viewers (owner-only routes add requireRole('owner')).
   router.use(requireRole('admin'));
-  router.use(dashboardRoutes());
+  router.use(dashboardRoutes(deps));
   return router;
 }
