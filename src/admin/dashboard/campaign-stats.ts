@@ -98,10 +98,10 @@ const SERIES_QUERY = `
     FROM generate_series($2::timestamptz, $3::timestamptz, $4::interval) b(at)
    ORDER BY b.at`;
 
-/** Net money in [from, to) (open ends when null), on the same index. */
+/** Net money in [from, to), a range on the same index ('-infinity' for an open start). */
 const NET_BETWEEN_QUERY = `
   SELECT COALESCE(SUM(amount), 0)::bigint AS net FROM ledger_entries
-   WHERE campaign_id = $1 AND ($2::timestamptz IS NULL OR occurred_at >= $2) AND ($3::timestamptz IS NULL OR occurred_at < $3)`;
+   WHERE campaign_id = $1 AND occurred_at >= $2::timestamptz AND occurred_at < $3::timestamptz`;
 
 const LATEST_ENTRY_QUERY = `SELECT MAX(occurred_at) AS at FROM ledger_entries WHERE campaign_id = $1`;
 
@@ -180,7 +180,7 @@ async function seriesOf(tx: EntityManager, campaign: Campaign, now: Date, latest
   const goal = campaign.goalAmount;
   if (!buckets) return { bucket: 'day', goal, points: [] };
   const size = buckets.bucket === 'hour' ? HOUR_MS : DAY_MS;
-  const [before] = await tx.query(NET_BETWEEN_QUERY, [campaign.id, null, buckets.from]);
+  const [before] = await tx.query(NET_BETWEEN_QUERY, [campaign.id, '-infinity', buckets.from]);
   const rows: { at: Date; net: string }[] = await tx.query(SERIES_QUERY, [campaign.id, buckets.from, buckets.to, `${size / 1000} seconds`]);
   let cumulative = campaign.startingAmount + Number(before.net);
   return {

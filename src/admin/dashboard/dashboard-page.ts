@@ -27,8 +27,21 @@ export function paceNote(stats: CampaignStats): string {
   }
 }
 
+// Kept stats are one object for all the admins who load them meanwhile: formatted once (400 days of
+// series cost about 2 ms to format).
+const models = new WeakMap<CampaignStats, ReturnType<typeof formatted>>();
+
 /** The dashboard page's model: the stats, formatted. No arithmetic here beyond formatting. */
 export function dashboardPageModel(stats: CampaignStats) {
+  let model = models.get(stats);
+  if (!model) {
+    model = formatted(stats);
+    models.set(stats, model);
+  }
+  return model;
+}
+
+function formatted(stats: CampaignStats) {
   const money = (minor: number) => formatMoney(minor, stats.campaign.currency);
   const maybeMoney = (minor: number | null) => (minor === null ? null : money(minor));
   const { pace } = stats;
