@@ -8,6 +8,7 @@
   var REFRESH_MS = 15000;
   var chart = null;
   var moneyFormat = null;
+  var wholeMoneyFormat = null; // as the server writes whole amounts: "$50,000", not "$50,000.00"
   var digits = 2;
 
   function at(stats, path) {
@@ -16,7 +17,8 @@
 
   function money(minor) {
     if (minor == null) return '—';
-    return moneyFormat.format(minor / Math.pow(10, digits));
+    var scale = Math.pow(10, digits);
+    return (minor % scale === 0 ? wholeMoneyFormat : moneyFormat).format(minor / scale);
   }
 
   var DATE = new Intl.DateTimeFormat('en-GB', { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: 'UTC', hourCycle: 'h23' });
@@ -88,7 +90,7 @@
     }
     var box = root.querySelector('.dashboard-chart');
     box.hidden = false;
-    var tick = function (value) { return moneyFormat.format(value); };
+    var tick = function (value) { return wholeMoneyFormat.format(value); };
     chart = new window.Chart(document.getElementById('dashboard-chart'), {
       data: data,
       options: {
@@ -106,7 +108,9 @@
       .then(function (res) { if (!res.ok) throw new Error('stats ' + res.status); return res.json(); })
       .then(function (stats) {
         if (!moneyFormat) {
-          moneyFormat = new Intl.NumberFormat('en-US', { style: 'currency', currency: stats.campaign.currency.toUpperCase() });
+          var currency = stats.campaign.currency.toUpperCase();
+          moneyFormat = new Intl.NumberFormat('en-US', { style: 'currency', currency: currency });
+          wholeMoneyFormat = new Intl.NumberFormat('en-US', { style: 'currency', currency: currency, minimumFractionDigits: 0 });
           digits = moneyFormat.resolvedOptions().maximumFractionDigits;
         }
         renderFigures(stats);
