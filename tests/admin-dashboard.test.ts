@@ -128,8 +128,11 @@ describe('the campaign figures', () => {
   });
 
   it('lists the latest gifts newest first, anonymous donors as Anonymous, offline gifts by their donor record', () => {
-    expect(stats.latestGifts.map((g) => g.name)).toEqual(['Eve Named', 'Anonymous', 'No name given', 'Ada', 'Cy', 'Bo', 'Cy', 'Ada', 'Ada', 'Bo', 'Cy', 'Bo', 'Ada']);
-    expect(stats.latestGifts[0]).toMatchObject({ amount: 40_00, net: 40_00, frequency: 'once', source: 'stripe' });
+    const names = stats.latestGifts.map((g) => g.name);
+    // The two gifts through Checkout may share their second (Stripe's timestamps): either may come first.
+    expect(names.slice(0, 2).sort()).toEqual(['Anonymous', 'Eve Named']);
+    expect(names.slice(2)).toEqual(['No name given', 'Ada', 'Cy', 'Bo', 'Cy', 'Ada', 'Ada', 'Bo', 'Cy', 'Bo', 'Ada']);
+    expect(stats.latestGifts.find((g) => g.name === 'Eve Named')).toMatchObject({ amount: 40_00, net: 40_00, frequency: 'once', source: 'stripe' });
     expect(stats.latestGifts[2]).toMatchObject({ amount: 45_00, source: 'offline', frequency: null });
     expect(stats.latestGifts.at(-1)).toMatchObject({ amount: 50_00, net: 35_00 });
     const times = stats.latestGifts.map((g) => g.occurredAt);
