@@ -150,6 +150,61 @@ async function donorIdFor(n) {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/**
+ * The admin dashboard of the campaign with a million gifts (seeded here unless the pages part did),
+ * for 50 connections of one signed-in admin: the page and its stats.json, p50 and p99.
+ */
+export async function runDashboard(ctx) {
+  const { db, settings, report } = ctx;
+  const slug = 'bench-million';
+  const { rows: [existing] } = await db.query(`SELECT id FROM campaigns WHERE slug = $1`, [slug]);
+  if (!existing) await loadGifts(db, await createBenchCampaign(db, slug, 'A campaign with many gifts'), settings.gifts);
+
+  const port = await freePort();
+  const server = startNode('bench/page-server.mjs', { env: { ...QUIET, PORT: String(port), DATABASE_URL: ctx.url, BENCH_SLUG: slug, SESSION_SECRET } });
+  await server.message('listening');
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    const cookie = await signedInAdminCookie(ctx.url, base);
+    const routes = [['dashboard_page', `/admin/campaigns/${slug}`], ['dashboard_stats', `/admin/campaigns/${slug}/stats.json`]];
+    for (const [name, path] of routes) {
+      const request = { url: base + path, connections: 50, headers: { cookie } };
+      await load({ ...request, duration: 2 }); // warm up: JIT, pool, the stats cache
+      const result = await load({ ...request, duration: settings.seconds });
+      if (result.failed) throw new Error(`${path}: ${result.failed} failed requests (${JSON.stringify(result.statusCodes)})`);
+      report(`${name}_rps`, result.requestsPerSecond, 'req/s');
+      report(`${name}_p50`, result.p50Ms, 'ms');
+      report(`${name}_p99`, result.p99Ms, 'ms');
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+/** An admin account made as the CLI makes one, signed in through the console's own form; returns its session cookie. */
+async function signedInAdminCookie(databaseUrl, base) {
+  const { createDataSource } = await import('../dist/src/db/data-source.js');
+  const { createAdminAccount } = await import('../dist/src/admin/accounts/admin-accounts.service.js');
+  const dataSource = createDataSource(databaseUrl, 1);
+  await dataSource.initialize();
+  const email = `bench-admin-${Date.now()}@bench.example`;
+  const password = 'bench admin password, long enough';
+  try {
+    await createAdminAccount(dataSource, { email, role: 'viewer', password });
+  } finally {
+    await dataSource.destroy();
+  }
+  const form = await fetch(`${base}/admin/sign-in`);
+  const preSession = form.headers.get('set-cookie').split(';')[0];
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())[1];
+  const signedIn = await fetch(`${base}/admin/sign-in`, {
+    method: 'POST', redirect: 'manual', body: new URLSearchParams({ _csrf: csrf, email, password }),
+    headers: { cookie: preSession, 'content-type': 'application/x-www-form-urlencoded', origin: base },
+  });
+  if (signedIn.status !== 303) throw new Error(`admin sign-in answered ${signedIn.status}`);
+  return signedIn.headers.get('set-cookie').split(';')[0];
+}
+
 /** Signed checkout.session.completed events for sessions Kettle created, shaped like Stripe's own example. */
 function surgeEvents(intents, amount) {
   const stripe = new Stripe('sk_test_kettle_bench');

@@ -8,14 +8,14 @@ import pg from 'pg';
 import { createDataSource, runMigrations } from '../dist/src/db/data-source.js';
 import { startEmbeddedPostgres } from '../dist/src/db/embedded.js';
 import { createThrowawayDatabase } from '../dist/src/db/throwaway-database.js';
-import { runDonate, runGiftsCsv, runPages, runStart, runSurge } from './parts.mjs';
+import { runDashboard, runDonate, runGiftsCsv, runPages, runStart, runSurge } from './parts.mjs';
 
 const settings = {
   gifts: Number(process.env.BENCH_GIFTS ?? 1_000_000),
   surgeEvents: Number(process.env.BENCH_SURGE_EVENTS ?? 20_000),
   seconds: Number(process.env.BENCH_SECONDS ?? 10),
   surgeTimeoutS: Number(process.env.BENCH_SURGE_TIMEOUT_S ?? 180),
-  parts: (process.env.BENCH_PARTS ?? 'pages,surge,donate,start,gifts-csv').split(',').map((p) => p.trim()),
+  parts: (process.env.BENCH_PARTS ?? 'pages,dashboard,surge,donate,start,gifts-csv').split(',').map((p) => p.trim()),
 };
 
 const results = [];
@@ -60,6 +60,7 @@ try {
   const ctx = { db, url: database.url, settings, report };
   console.log(`bench: ${database.kind} database, ${os.cpus().length} × ${os.cpus()[0]?.model}, node ${process.version}`);
   if (settings.parts.includes('pages')) await timed('pages', () => runPages(ctx));
+  if (settings.parts.includes('dashboard')) await timed('dashboard', () => runDashboard(ctx));
   if (settings.parts.includes('surge')) await timed('surge', () => runSurge(ctx));
   if (settings.parts.includes('donate')) await timed('donate', () => runDonate(ctx));
   if (settings.parts.includes('start')) await timed('start', () => runStart(ctx));

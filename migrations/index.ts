@@ -10,6 +10,7 @@ import { MailClaimTokens1764450000000 } from './1764450000000-MailClaimTokens';
 import { PlanRetryDate1764460000000 } from './1764460000000-PlanRetryDate';
 import { AdminAccounts1764500000000 } from './1764500000000-AdminAccounts';
 import { CampaignConsole1764510000000 } from './1764510000000-CampaignConsole';
+import { DashboardIndexes1764515000000 } from './1764515000000-DashboardIndexes';
 import { GiftConsole1764520000000 } from './1764520000000-GiftConsole';
 import { GiftConsoleIndexes1764520001000 } from './1764520001000-GiftConsoleIndexes';
 import { OfflineGifts1764525000000 } from './1764525000000-OfflineGifts';
@@ -30,6 +31,7 @@ export const migrations = [
   PlanRetryDate1764460000000,
   AdminAccounts1764500000000,
   CampaignConsole1764510000000,
+  DashboardIndexes1764515000000,
   GiftConsole1764520000000,
   GiftConsoleIndexes1764520001000,
   OfflineGifts1764525000000,

@@ -154,6 +154,7 @@ export function createApp(deps: AppDeps): App {
   // The ALTCHA widget from its package, served from our own origin (no third party).
   app.use('/assets/altcha/workers', express.static(path.join(ALTCHA_DIST, 'workers'), { maxAge: '1h' }));
   app.use('/assets/altcha', express.static(path.join(ALTCHA_DIST, 'external'), { maxAge: '1h' }));
+  app.use('/assets/vendor/chart.js', express.static(path.dirname(require.resolve('chart.js')), { maxAge: '1h' }));
   // The console's campaign form carries a story of up to 20,000 characters; everyone else's forms are small.
   app.use('/admin', express.urlencoded({ extended: false, limit: '200kb', parameterLimit: 100 }));
   app.use(express.urlencoded({ extended: false, limit: '20kb', parameterLimit: 50 }));

@@ -88,7 +88,7 @@ describe('GET /api/campaigns/:slug/progress', () => {
     const res = await request(kettle.app).get(`/api/campaigns/${campaign.slug}/progress`);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
-      slug: campaign.slug, currency: 'usd', goal: 100_000, raised: 5000, donors: 1, gifts: 2, percent: 5,
+      slug: campaign.slug, currency: 'usd', goal: 100_000, startingAmount: 0, raised: 5000, donors: 1, gifts: 2, percent: 5,
       endsAt: campaign.endsAt!.toISOString(),
     });
   });

@@ -59,7 +59,7 @@ export function adminRoutes(deps: AdminDeps): Router {
   router.use(requireRole('admin'));
   router.use(adminCampaignRoutes(deps.dataSource));
   router.use(adminExportRoutes(deps));
-  router.use(dashboardRoutes());
+  router.use(dashboardRoutes(deps));
   router.use(giftRoutes(deps));
   router.use(offlineGiftRoutes(deps));
   router.use(donorsRoutes(deps));

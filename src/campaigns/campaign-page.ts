@@ -39,6 +39,7 @@ export function progressView(campaign: Campaign, progress: CampaignProgress) {
   return {
     raised: formatMoney(progress.raised, campaign.currency),
     goal: formatMoney(progress.goal, campaign.currency),
+    startingAmount: progress.startingAmount > 0 ? formatMoney(progress.startingAmount, campaign.currency) : null,
     percent: progress.percent,
     barPercent: Math.min(100, progress.percent),
     donors: progress.donors,

@@ -100,6 +100,9 @@ export interface CampaignProgress {
   slug: string;
   currency: string;
   goal: number;
+  /** Pledged before the campaign opened (campaigns.starting_amount); included in raised. */
+  startingAmount: number;
+  /** startingAmount plus the ledger's net: what the bar shows, here and on the admin dashboard. */
   raised: number;
   donors: number;
   gifts: number;
@@ -111,20 +114,32 @@ export interface CampaignProgress {
 
 const DAY_MS = 86_400_000;
 
+/** What a campaign has raised: money pledged before it opened plus the ledger's net. */
+export function raisedWithStartingAmount(campaign: Campaign, ledgerNet: number): number {
+  return campaign.startingAmount + ledgerNet;
+}
+
+/** Whole percent of the goal reached, rounded down; may pass 100. */
+export function percentOfGoal(raised: number, goal: number): number {
+  return Math.max(0, Math.floor((raised * 100) / goal));
+}
+
 /** Progress from the kept totals (one row), never a SUM over every gift. */
 export async function campaignProgress(dataSource: DataSource, campaign: Campaign, now = new Date()): Promise<CampaignProgress> {
   return progressFromTotals(campaign, await keptTotals(dataSource.manager, campaign.id), now);
 }
 
 export function progressFromTotals(campaign: Campaign, totals: Totals, now = new Date()): CampaignProgress {
+  const raised = raisedWithStartingAmount(campaign, totals.raised);
   return {
     slug: campaign.slug,
     currency: campaign.currency,
     goal: campaign.goalAmount,
-    raised: totals.raised,
+    startingAmount: campaign.startingAmount,
+    raised,
     donors: totals.donors,
     gifts: totals.gifts,
-    percent: Math.max(0, Math.floor((totals.raised * 100) / campaign.goalAmount)),
+    percent: percentOfGoal(raised, campaign.goalAmount),
     endsAt: campaign.endsAt ? campaign.endsAt.toISOString() : null,
     daysLeft: campaign.endsAt ? Math.max(0, Math.ceil((campaign.endsAt.getTime() - now.getTime()) / DAY_MS)) : null,
   };
