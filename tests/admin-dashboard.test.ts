@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignStats, type CampaignStats } from '../src/admin/dashboard/campaign-stats';
@@ -29,7 +30,7 @@ async function withStartingAmount(campaign: Campaign, startingAmount: number): P
 /** An offline gift as the console records one: through recordLedgerEntry, no Stripe ids. */
 function offlineGift(campaign: Campaign, donorId: string | null, amount: number, at: Date) {
   return kettle.dataSource.transaction((tx) => recordLedgerEntry(tx, {
-    kind: 'gift', campaignId: campaign.id, donorId, amount, currency: campaign.currency, source: 'offline', frequency: null, occurredAt: at,
+    kind: 'gift', campaignId: campaign.id, donorId, amount, currency: campaign.currency, source: 'offline', frequency: null, occurredAt: at, offlineKey: `test:${randomUUID()}`,
   }));
 }
 
