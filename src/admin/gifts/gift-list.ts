@@ -35,7 +35,14 @@ const CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)_([0-9a-f]{8}-[0-9
 export function parseCursor(text: unknown): GiftCursor | null | 'invalid' {
   if (text === undefined || text === '') return null;
   const match = typeof text === 'string' ? CURSOR.exec(text) : null;
-  return match ? { at: match[1], id: match[2] } : 'invalid';
+  return match && isRealInstant(match[1]) ? { at: match[1], id: match[2] } : 'invalid';
+}
+
+/** A cursor's time that Postgres takes: a real day and time (not 2026-02-30 nor 25:61), from year 1. */
+function isRealInstant(at: string): boolean {
+  const millis = `${at.slice(0, 23)}Z`;
+  const parsed = new Date(millis);
+  return !Number.isNaN(parsed.getTime()) && parsed.toISOString() === millis && !at.startsWith('0000');
 }
 
 export const cursorText = (row: GiftRow) => `${row.at_text}_${row.id}`;
