@@ -72,6 +72,7 @@ describe('creating a campaign in the console', () => {
     [{ ends_at: '2025-12-31' }, 'ends', 'The end date must be after the start.'],
     [{ ends_at: '2026-02-30' }, 'ends', 'Enter a date like 2026-12-31.'],
     [{ starts_at: '' }, 'starts', 'Enter the day the campaign opens, like 2026-11-01.'],
+    [{ starts_at: '1026-11-01' }, 'starts', 'Enter a date between 2000 and 2100.'],
     [{ hero_image_url: 'javascript:alert(1)' }, 'hero', 'The hero image must be an https:// address or a path on this site starting with /.'],
     [{ hero_image_url: 'http://example.org/a.jpg' }, 'hero', 'The hero image must be an https:// address or a path on this site starting with /.'],
     [{ hero_image_url: '//evil.example/a.jpg' }, 'hero', 'The hero image must be an https:// address or a path on this site starting with /.'],

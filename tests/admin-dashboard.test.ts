@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignStats, type CampaignStats } from '../src/admin/dashboard/campaign-stats';
-import { DAY_MS, HOUR_MS, monthlyShareOfAnnual, paceOf } from '../src/admin/dashboard/pace';
+import { DAY_MS, HOUR_MS, MAX_POINTS, monthlyShareOfAnnual, paceOf } from '../src/admin/dashboard/pace';
 import type { Campaign } from '../src/campaigns/campaign.entity';
 import { findCampaignBySlug } from '../src/campaigns/campaign.service';
 import { recordLedgerEntry } from '../src/ledger/ledger.service';
@@ -244,6 +244,18 @@ describe('the stats function with an explicit now', () => {
     expect(stats.pace).toMatchObject({ state: 'no_end_date', daysLeft: null, perDayNeeded: null });
     const page = await (await signedInAdmin(kettle, 'viewer')).get(`/admin/campaigns/${campaign.slug}`);
     expect(page.text).toContain('This campaign has no end date');
+  });
+
+  it('charts at most the last MAX_POINTS days of a long campaign, earlier money starting the running total', async () => {
+    const campaign = await makeCampaign(kettle, { startsAt: ago(3 * 365 * DAY_MS), endsAt: null });
+    const seed = ledgerSeed(kettle);
+    const donor = await seed.donor('long-runner@example.org');
+    await seed.gift(campaign, donor, 70_00, iso(2 * 365 * DAY_MS));
+    await seed.gift(campaign, donor, 30_00, iso(DAY_MS));
+    const stats = await campaignStats(kettle.dataSource, campaign, new Date());
+    expect(stats.series.points).toHaveLength(MAX_POINTS);
+    expect(stats.series.points[0].cumulative).toBe(70_00);
+    expect(stats.series.points.at(-1)!.cumulative).toBe(100_00);
   });
 
   it('on the final day counts by the hour, and a one-day campaign too', async () => {

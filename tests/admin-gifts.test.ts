@@ -152,6 +152,13 @@ describe('the gift list', () => {
     expect(seen).toHaveLength(120);
     expect(new Set(seen)).toEqual(seeded);
   });
+
+  it('answers a page link whose cursor holds an impossible date or time with 400, never a database error', async () => {
+    for (const at of ['2026-02-30T00:00:00.000000Z', '2026-01-01T25:61:00.000000Z', '0000-01-01T00:00:00.000000Z']) {
+      const res = await admin.get(`/admin/gifts?after=${encodeURIComponent(`${at}_${crypto.randomUUID()}`)}`);
+      expect(res.status, at).toBe(400);
+    }
+  });
 });
 
 describe('a gift page', () => {

@@ -122,6 +122,26 @@ describe('POST /admin/campaigns/:slug/offline-gifts', () => {
     expect(mailbox.matching(addressedTo('twice@example.org', /Receipt/))).toHaveLength(1);
   });
 
+  it('refuses a form sent back with another gift typed over the one it recorded (409, the form again with a new key), then records it when sent again', async () => {
+    const campaign = await makeCampaign(kettle);
+    const form = giftForm({ amount: '100', reference: 'Cheque 1' });
+    expect((await admin.post(`/admin/campaigns/${campaign.slug}/offline-gifts`, form)).status).toBe(303);
+
+    // The browser's Back button, and a second cheque typed over the first on the same form.
+    const reused = await admin.post(`/admin/campaigns/${campaign.slug}/offline-gifts`, { ...form, amount: '70', reference: 'Cheque 2' });
+    expect(reused.status).toBe(409);
+    expect(reused.text).toContain('This form had already recorded a gift, so this one was not recorded.');
+    expect(reused.text).toContain('value="Cheque 2"');
+    const newKey = /name="nonce" value="([^"]+)"/.exec(reused.text)![1];
+    expect(newKey).not.toBe(form.nonce);
+    expect(await giftRows(campaign)).toHaveLength(1);
+
+    const again = await admin.post(`/admin/campaigns/${campaign.slug}/offline-gifts`, { ...form, amount: '70', reference: 'Cheque 2', nonce: newKey });
+    expect(again.status).toBe(303);
+    expect(await giftRows(campaign)).toHaveLength(2);
+    expect((await totalsOf(kettle, campaign.id)).kept).toMatchObject({ raised: 170_00, gifts: 2 });
+  });
+
   it('records an anonymous cash gift without an email: counted in the amount and gifts, not as a donor, no receipt', async () => {
     const campaign = await makeCampaign(kettle);
     const giftId = await recordGift(campaign, { amount: '20', method: 'cash', reference: '' });

@@ -25,6 +25,8 @@ const FIELD_OF: Record<string, CampaignField> = {
 };
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const MIN_YEAR = 2000;
+const MAX_YEAR = 2100;
 const isoDay = (date: Date) => date.toISOString().slice(0, 10);
 
 /** The form filled in with a campaign as stored (amounts in major units, dates as UTC days). */
@@ -114,6 +116,11 @@ export function parseCampaignForm(body: Record<string, unknown>, current?: Campa
     const date = m ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], endOfDay ? 23 : 0, endOfDay ? 59 : 0, endOfDay ? 59 : 0)) : null;
     if (!date || Number.isNaN(date.getTime()) || isoDay(date) !== text) {
       errors[field] = 'Enter a date like 2026-12-31.';
+      return undefined;
+    }
+    // Catches a mistyped year (1026 for 2026), which would put the campaign a thousand years back.
+    if (date.getUTCFullYear() < MIN_YEAR || date.getUTCFullYear() > MAX_YEAR) {
+      errors[field] = `Enter a date between ${MIN_YEAR} and ${MAX_YEAR}.`;
       return undefined;
     }
     return date;

@@ -56,9 +56,12 @@ export function paceOf(input: PaceInput): Pace {
 
 export type Bucket = 'day' | 'hour';
 
+/** The most points the chart draws (a bit over a year of days): each is an index range read every refresh. */
+export const MAX_POINTS = 400;
+
 /**
  * The chart's buckets (UTC): a day each, or an hour each on the campaign's final 24 hours and for
- * a campaign no longer than a day. From the first bucket to the one holding `until`.
+ * a campaign no longer than a day. From the first bucket to the one holding `until`, at most MAX_POINTS of them.
  */
 export function seriesBuckets(startsAt: Date, endsAt: Date | null, now: Date, until: Date): { bucket: Bucket; from: Date; to: Date } | null {
   const campaignIsOneDay = endsAt !== null && endsAt.getTime() - startsAt.getTime() <= DAY_MS;
@@ -66,8 +69,9 @@ export function seriesBuckets(startsAt: Date, endsAt: Date | null, now: Date, un
   const bucket: Bucket = campaignIsOneDay || onFinalDay ? 'hour' : 'day';
   const size = bucket === 'hour' ? HOUR_MS : DAY_MS;
   const firstAt = bucket === 'hour' && !campaignIsOneDay ? new Date(endsAt!.getTime() - DAY_MS) : startsAt;
-  const from = floorTo(firstAt, size);
   const to = floorTo(until, size);
+  // A long-running campaign (or a start typed centuries early) charts its last MAX_POINTS buckets; earlier money starts the running total.
+  const from = new Date(Math.max(floorTo(firstAt, size).getTime(), to.getTime() - (MAX_POINTS - 1) * size));
   return to.getTime() < from.getTime() ? null : { bucket, from, to };
 }
 

@@ -29,7 +29,7 @@ export interface OfflineGiftInput {
 export type OfflineGiftValues = Record<'amount' | 'receivedOn' | 'method' | 'reference' | 'donorEmail' | 'donorName' | 'note' | 'nonce', string>;
 
 export type OfflineGiftFormResult =
-  | { ok: true; value: OfflineGiftInput }
+  | { ok: true; value: OfflineGiftInput; values: OfflineGiftValues }
   | { ok: false; errors: Partial<Record<OfflineGiftField, string>>; values: OfflineGiftValues };
 
 const NONCE = /^[A-Za-z0-9_-]{22,64}$/;
@@ -93,6 +93,7 @@ export function parseOfflineGiftForm(
   if (Object.keys(errors).length) return { ok: false, errors, values };
   return {
     ok: true,
+    values,
     value: {
       amount, receivedOn: values.receivedOn, method: values.method as OfflineMethod, reference: values.reference || null,
       donorEmail: values.donorEmail || null, donorName: values.donorName || null, note: values.note || null, formKey: values.nonce,

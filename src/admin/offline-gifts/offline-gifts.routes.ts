@@ -33,8 +33,15 @@ export function offlineGiftRoutes(deps: Pick<AdminDeps, 'dataSource'>): Router {
       const values = form.errors.form ? { ...form.values, nonce: newNonce() } : form.values;
       return renderGiftForm(req, res, campaign, 400, { values, errors: form.errors });
     }
-    const { entryId } = await recordOfflineGift(deps.dataSource, campaign, form.value, req.admin!.id);
-    res.redirect(303, `/admin/gifts/${entryId}`);
+    const outcome = await recordOfflineGift(deps.dataSource, campaign, form.value, req.admin!.id);
+    if (outcome.kind === 'form_reused') {
+      // The form came back (the Back button) with another gift typed over the one it recorded: ask, do not drop it.
+      return renderGiftForm(req, res, campaign, 409, {
+        values: { ...form.values, nonce: newNonce() },
+        errors: { form: 'This form had already recorded a gift, so this one was not recorded. Check the values below and press the button again to record it as a new gift.' },
+      });
+    }
+    res.redirect(303, `/admin/gifts/${outcome.entryId}`);
   });
 
   router.get('/gifts/:id/void', async (req, res) => {

@@ -22,7 +22,8 @@ export function offlineOccurredAt(receivedOn: string, now: Date): Date {
  * Records an offline gift as the webhook records a card gift: through the ledger, with its donor
  * (found or created by email), its receipt queued and an audit row, all in one transaction. The
  * form's key is the gift's identity: a second submit of the same form records nothing and answers
- * the gift the first one recorded (`created: false`).
+ * the gift the first one recorded (`replay`). The same form sent again with other values (the Back
+ * button, another cheque typed over the first) is not that gift: `form_reused`, so the admin is told.
  */
 export async function recordOfflineGift(
   dataSource: DataSource,
@@ -30,7 +31,7 @@ export async function recordOfflineGift(
   input: OfflineGiftInput,
   adminId: string,
   now = new Date(),
-): Promise<{ entryId: string; created: boolean }> {
+): Promise<OfflineGiftOutcome> {
   const offlineKey = `form:${input.formKey}`;
   try {
     const entryId = await dataSource.transaction(async (tx) => {
@@ -54,13 +55,28 @@ export async function recordOfflineGift(
       });
       return id;
     });
-    return { entryId, created: true };
+    return { kind: 'recorded', entryId };
   } catch (err) {
     if (!(err instanceof AlreadyRecorded)) throw err;
-    const [existing]: { id: string }[] = await dataSource.query(`SELECT id FROM ledger_entries WHERE offline_key = $1 AND kind = 'gift'`, [offlineKey]);
-    return { entryId: existing.id, created: false };
+    const [existing]: { id: string; amount: string; method: string; reference: string | null; received_on: string; email: string | null }[] = await dataSource.query(
+      `SELECT g.id, g.amount, o.method, o.reference, to_char(o.received_on, 'YYYY-MM-DD') AS received_on, d.email
+         FROM ledger_entries g
+         JOIN offline_gifts o ON o.entry_id = g.id
+         LEFT JOIN donors d ON d.id = g.donor_id
+        WHERE g.offline_key = $1 AND g.kind = 'gift'`,
+      [offlineKey],
+    );
+    const sameGift = Number(existing.amount) === input.amount && existing.method === input.method && existing.received_on === input.receivedOn
+      && (existing.reference ?? null) === (input.reference ?? null) && (existing.email ?? '').toLowerCase() === (input.donorEmail ?? '').toLowerCase();
+    return { kind: sameGift ? 'replay' : 'form_reused', entryId: existing.id };
   }
 }
+
+export type OfflineGiftOutcome =
+  /** Recorded now, or this very form was recorded before (sent twice): either way, the gift is entryId. */
+  | { kind: 'recorded' | 'replay'; entryId: string }
+  /** The form already recorded gift entryId, and came back with other values: nothing recorded now. */
+  | { kind: 'form_reused'; entryId: string };
 
 export interface GiftToVoid {
   id: string;
