@@ -1,9 +1,12 @@
 import 'reflect-metadata';
+import pino from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '../src/campaigns/campaign.entity';
 import { recordOfflineGift } from '../src/admin/offline-gifts/offline-gifts.service';
+import { GiftRefunds } from '../src/admin/gifts/gift-refunds';
 import { recordLedgerEntry } from '../src/ledger/ledger.service';
+import { createStripeClient } from '../src/payments/stripe/stripe-client';
 import { signedInAdmin, type AdminBrowser } from './helpers/admin';
 import { deliverEvent, donateAndPay } from './helpers/flows';
 import { makeCampaign, startTestKettle, totalsOf, type TestKettle } from './helpers/kettle';
@@ -286,6 +289,29 @@ describe('refunds', () => {
     expect(await refundsOf(gift.id)).toEqual([-5_00]);
     const [{ count }] = await kettle.dataSource.query(`SELECT count(*)::int AS count FROM refund_requests WHERE gift_entry_id = $1`, [gift.id]);
     expect(count).toBe(1);
+  });
+
+  it('keeps a refund Stripe did not answer pending (not refundable twice), and "Ask Stripe again" makes it once', async () => {
+    const { sessionId } = await donateAndPay(kettle, campaign, { amount: '25' });
+    const gift = await giftOfSession(sessionId);
+    const [{ id: adminId }] = await kettle.dataSource.query(`SELECT id FROM admin_accounts WHERE email = $1`, [admin.email]);
+    const unreachable = createStripeClient({ secretKey: 'sk_test_unreachable', apiBase: 'http://127.0.0.1:9' });
+    const outcome = await new GiftRefunds(kettle.dataSource, unreachable, pino({ level: 'silent' }))
+      .request({ giftId: gift.id, adminId, amount: '10', requestKey: crypto.randomUUID() });
+    expect(outcome).toMatchObject({ kind: 'refused', message: expect.stringContaining('we do not know yet whether it made this refund') });
+
+    const page = await admin.get(`/admin/gifts/${gift.id}`);
+    expect(page.text).toContain('No answer from Stripe yet: ask again (it cannot refund twice)');
+    expect(page.text).toContain('Refunds awaiting Stripe');
+    const over = await admin.post(`/admin/gifts/${gift.id}/refund`, { amount: '15.01', ...(await refundForm(gift.id)) });
+    expect(over.text).toContain('At most $15.00 can still be refunded.');
+
+    const retryKey = /name="request_key" value="([^"]+)"><button type="submit">Ask Stripe again/.exec(page.text)![1];
+    expect((await admin.post(`/admin/gifts/${gift.id}/refund`, { request_key: retryKey })).status).toBe(303);
+    expect((await admin.post(`/admin/gifts/${gift.id}/refund`, { request_key: retryKey })).status).toBe(303);
+    await kettle.settled();
+    expect((await kettle.stripe.refunds.list({ payment_intent: gift.pi })).data.map((r) => r.amount)).toEqual([10_00]);
+    expect(await refundsOf(gift.id)).toEqual([-10_00]);
   });
 
   it('is not for viewers (403) nor without the CSRF token (403)', async () => {

@@ -31,6 +31,8 @@ export interface Adjustment {
 
 export interface RefundRequest {
   id: string;
+  /** The form's key: sending it again retries this request under the same Stripe idempotency key. */
+  requestKey: string;
   amount: number;
   currency: string;
   status: 'sending' | 'sent' | 'failed';
@@ -107,14 +109,14 @@ export async function giftAdjustments(manager: EntityManager, giftId: string): P
 
 export async function giftRefundRequests(manager: EntityManager, giftId: string): Promise<RefundRequest[]> {
   const rows = await manager.query(
-    `SELECT r.id, r.amount, r.currency, r.status, r.stripe_refund_id, r.error, r.created_at, a.email AS by,
+    `SELECT r.id, r.request_key, r.amount, r.currency, r.status, r.stripe_refund_id, r.error, r.created_at, a.email AS by,
             EXISTS (SELECT 1 FROM ledger_entries l WHERE l.stripe_refund_id = r.stripe_refund_id AND l.kind = 'refund') AS confirmed
        FROM refund_requests r LEFT JOIN admin_accounts a ON a.id = r.admin_id
       WHERE r.gift_entry_id = $1 ORDER BY r.created_at`,
     [giftId],
   );
   return rows.map((r: Record<string, unknown>) => ({
-    id: r.id as string, amount: Number(r.amount), currency: r.currency as string, status: r.status as RefundRequest['status'],
+    id: r.id as string, requestKey: r.request_key as string, amount: Number(r.amount), currency: r.currency as string, status: r.status as RefundRequest['status'],
     confirmed: r.confirmed as boolean, stripeRefundId: r.stripe_refund_id as string | null, error: r.error as string | null,
     by: r.by as string | null, createdAt: new Date(r.created_at as Date),
   }));

@@ -51,6 +51,7 @@ function stripeLink(config: Config, path: string, id: string | null) {
 function requestStatus(r: RefundRequest) {
   if (r.confirmed) return 'Confirmed by Stripe';
   if (r.status === 'failed') return `Failed: ${r.error ?? 'unknown error'}`;
+  if (r.status === 'sending' && r.error) return 'No answer from Stripe yet: ask again (it cannot refund twice)';
   return 'Requested — waiting for Stripe to confirm';
 }
 
@@ -106,7 +107,10 @@ export async function giftPageModel(dataSource: DataSource, config: Config, idTe
     adjustments: adjustments.map((a) => ({
       kind: ADJUSTMENT_LABELS[a.kind] ?? a.kind, amount: money(a.amount), date: utcMinute(a.occurredAt), stripeId: a.stripeRefundId ?? a.stripeDisputeId,
     })),
-    refundRequests: requests.map((r) => ({ amount: money(r.amount), date: utcMinute(r.createdAt), by: r.by, status: requestStatus(r), stripeRefundId: r.stripeRefundId })),
+    refundRequests: requests.map((r) => ({
+      amount: money(r.amount), date: utcMinute(r.createdAt), by: r.by, status: requestStatus(r), stripeRefundId: r.stripeRefundId,
+      retryKey: r.status === 'sending' && r.error ? r.requestKey : null,
+    })),
     events: events.map((e) => ({ ...e, date: utcMinute(e.stripeCreatedAt), note: e.lastError ?? e.outcomeReason })),
     refundForm: gift.source === 'stripe' && gift.stripe.paymentIntent && amounts.refundable > 0
       ? { requestKey: randomUUID(), amount: form.amount ?? '', errors: form.errors ?? {}, maximum: money(amounts.refundable) }

@@ -74,11 +74,17 @@ export class GiftRefunds {
       );
       return { kind: 'requested', requestId: req.requestId, amount: req.amount, currency: req.currency };
     } catch (err) {
-      // Safe either way for the money: if Stripe did make the refund after all, its event still records it.
       const refused = err instanceof Stripe.errors.StripeError && err.statusCode !== undefined && err.statusCode < 500;
-      const message = refused ? `Stripe refused the refund: ${(err as Error).message}` : 'Stripe could not be reached. If it made the refund after all, the refund shows here once Stripe reports it; otherwise please try again.';
-      this.logger.warn({ refundRequest: req.requestId, err: (err as Error).message }, 'refund request failed');
-      await this.dataSource.query(`UPDATE refund_requests SET status = 'failed', error = $2, updated_at = now() WHERE id = $1 AND status = 'sending'`, [req.requestId, message]);
+      this.logger.warn({ refundRequest: req.requestId, err: (err as Error).message }, refused ? 'refund refused by Stripe' : 'refund request: no answer from Stripe');
+      if (refused) {
+        const message = `Stripe refused the refund: ${(err as Error).message}`;
+        await this.dataSource.query(`UPDATE refund_requests SET status = 'failed', error = $2, updated_at = now() WHERE id = $1 AND status = 'sending'`, [req.requestId, message]);
+        return { kind: 'refused', message };
+      }
+      // No answer: Stripe may have made the refund. The request stays pending (its amount cannot be
+      // refunded a second time) and is retried with the same idempotency key, which cannot refund twice.
+      const message = 'Stripe could not be reached, so we do not know yet whether it made this refund. Press "Ask Stripe again" on the request below: it cannot refund twice.';
+      await this.dataSource.query(`UPDATE refund_requests SET error = $2, updated_at = now() WHERE id = $1 AND status = 'sending'`, [req.requestId, message]);
       return { kind: 'refused', message };
     }
   }
