@@ -314,6 +314,22 @@ describe('refunds', () => {
     expect(await refundsOf(gift.id)).toEqual([-10_00]);
   });
 
+  it('frees the amount of a refund Stripe could not pay out: the request says failed, the money counts again, and it can be refunded anew', async () => {
+    const { sessionId } = await donateAndPay(kettle, campaign, { amount: '18' });
+    const gift = await giftOfSession(sessionId);
+    expect((await admin.post(`/admin/gifts/${gift.id}/refund`, { amount: '8', ...(await refundForm(gift.id)) })).status).toBe(303);
+    await kettle.settled();
+    const [refund] = (await kettle.stripe.refunds.list({ payment_intent: gift.pi })).data;
+    await kettle.emulator.failRefund(refund.id);
+    await kettle.settled();
+
+    const page = await admin.get(`/admin/gifts/${gift.id}`);
+    expect(page.text).toContain('Failed: Stripe could not complete this refund.');
+    expect(page.text).toContain('everything still refundable, $18.00');
+    const totals = await totalsOf(kettle, campaign.id);
+    expect(totals.recomputed).toEqual(totals.kept);
+  });
+
   it('is not for viewers (403) nor without the CSRF token (403)', async () => {
     const { sessionId } = await donateAndPay(kettle, campaign, { amount: '15' });
     const gift = await giftOfSession(sessionId);

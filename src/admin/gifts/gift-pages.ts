@@ -49,8 +49,9 @@ function stripeLink(config: Config, path: string, id: string | null) {
 }
 
 function requestStatus(r: RefundRequest) {
-  if (r.confirmed) return 'Confirmed by Stripe';
+  // Failed wins over confirmed: a refund Stripe confirmed and then could not pay out was given back (a reversal).
   if (r.status === 'failed') return `Failed: ${r.error ?? 'unknown error'}`;
+  if (r.confirmed) return 'Confirmed by Stripe';
   if (r.status === 'sending' && r.error) return 'No answer from Stripe yet: ask again (it cannot refund twice)';
   return 'Requested — waiting for Stripe to confirm';
 }

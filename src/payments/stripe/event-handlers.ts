@@ -258,6 +258,7 @@ export class StripeEventHandlers {
 
     let outstanding = 0;
     const notices: QueuedMail[] = [];
+    const failedRefunds: string[] = [];
     for (const refund of refunds.list) {
       const adjustment = { giftEntryId: gift.id, amount: refund.amount, currency: refund.currency, stripeRefundId: refund.id };
       if (refund.status === 'succeeded') {
@@ -269,6 +270,15 @@ export class StripeEventHandlers {
       } else if (refund.status === 'failed' && await refundIsRecorded(tx, refund.id)) {
         await recordLedgerEntry(tx, { kind: 'refund_reversal', ...adjustment, occurredAt: new Date() }, totals);
       }
+      if (refund.status === 'failed' || refund.status === 'canceled') failedRefunds.push(refund.id);
+    }
+    // An admin's refund request that Stripe could not complete no longer holds its amount back from another refund.
+    if (failedRefunds.length) {
+      await tx.query(
+        `UPDATE refund_requests SET status = 'failed', error = 'Stripe could not complete this refund.', updated_at = now()
+          WHERE stripe_refund_id = ANY($1) AND status <> 'failed'`,
+        [failedRefunds],
+      );
     }
     await queueMails(tx, notices);
     // Stripe's amount_refunded counts pending refunds too, and drops failed ones.
