@@ -148,6 +148,29 @@ describe('editing a campaign', () => {
     expect(page).toContain('$75,000');
   });
 
+  it('holding comments keeps those already on the wall (approved as shown, counted in the audit) and holds new ones', async () => {
+    const campaign = await makeCampaign(kettle, { presetAmounts: [10_00, 25_00] });
+    await donateAndPay(kettle, campaign, { amount: '10', name: 'Early Bird', comment: 'Already public before the hold' });
+    const res = await admin.post(`/admin/campaigns/${campaign.slug}`, {
+      ...campaignForm(), slug: campaign.slug, title: campaign.title, currency: 'usd', goal: '50000', starting_amount: '0', presets: '10, 25',
+      starts_at: campaign.startsAt.toISOString().slice(0, 10), ends_at: campaign.endsAt ? campaign.endsAt.toISOString().slice(0, 10) : '',
+      default_frequency: campaign.defaultFrequency, hold_comments: 'yes',
+    });
+    expect(res.status).toBe(303);
+    const [entry] = await kettle.dataSource.query(`SELECT after FROM admin_audit_log WHERE action = 'campaign.update' AND subject_id = $1`, [campaign.id]);
+    expect(entry.after).toMatchObject({ holdComments: true, commentsApprovedAsShown: 1 });
+
+    await donateAndPay(kettle, campaign, { amount: '25', name: 'Late Comer', comment: 'Written after the hold' });
+    let page = '';
+    for (const deadline = Date.now() + 5_000; Date.now() < deadline && !page.includes('Late Comer');) {
+      page = (await request(kettle.app).get(`/campaigns/${campaign.slug}`)).text;
+    }
+    expect(page).toContain('Late Comer');
+    expect(page).toContain('Already public before the hold');
+    expect(page).not.toContain('Written after the hold');
+    expect(page).toContain('shown on the donor wall once approved');
+  });
+
   it('saving an unchanged form changes nothing and writes no audit row', async () => {
     const campaign = await makeCampaign(kettle);
     const edit = await admin.get(`/admin/campaigns/${campaign.slug}/edit`);

@@ -75,6 +75,7 @@ export async function campaignPageModel(
       slug: campaign.slug,
       title: campaign.title,
       heroImageUrl: campaign.heroImageUrl,
+      commentsHeld: campaign.holdComments,
       storyHtml: renderedStory(campaign),
       currencyCode: campaign.currency.toUpperCase(),
     },

@@ -94,7 +94,9 @@ export class AdminCampaignsService {
         const before = snapshot(campaign, changed);
         for (const key of changed) (campaign as unknown as Record<Editable, unknown>)[key] = data[key];
         await tx.save(campaign);
-        await audit(tx, { adminId, action: 'campaign.update', subjectType: 'campaign', subjectId: campaign.id, before, after: snapshot(campaign, changed) });
+        const after: Record<string, unknown> = snapshot(campaign, changed);
+        if (changed.includes('holdComments') && campaign.holdComments) after.commentsApprovedAsShown = await approveShownComments(tx, campaign.id);
+        await audit(tx, { adminId, action: 'campaign.update', subjectType: 'campaign', subjectId: campaign.id, before, after });
         return { kind: 'saved', campaign };
       });
     } catch (err) {
@@ -116,6 +118,23 @@ async function hasGivingStarted(tx: EntityManager, campaignId: string): Promise<
     [campaignId],
   );
   return row.started === true;
+}
+
+/**
+ * Holding comments applies to comments from now on: those already on the wall were public, so they
+ * count as approved and stay (hiding them all at once would surprise donors and admins alike).
+ */
+async function approveShownComments(tx: EntityManager, campaignId: string): Promise<number> {
+  const [{ approved }] = await tx.query(
+    `WITH approved AS (
+       UPDATE checkout_intents SET comment_approved_at = now()
+        WHERE campaign_id = $1 AND status = 'completed' AND comment IS NOT NULL
+          AND comment_hidden_at IS NULL AND comment_approved_at IS NULL
+       RETURNING 1)
+     SELECT count(*)::int AS approved FROM approved`,
+    [campaignId],
+  );
+  return approved;
 }
 
 function snapshot(campaign: Campaign, keys: readonly Editable[]): Record<string, unknown> {
