@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config';
-import { formatCharge } from '../../money';
+import { formatCharge, minorToMajorString } from '../../money';
 import { NotFoundError } from '../../web/errors';
 import { findGift, giftAdjustments, giftEvents, giftRefundRequests, refundableAmount, type RefundRequest } from './gift-detail';
 import { filterQueryString, type GiftFilterValues } from './gift-filters';
@@ -114,7 +114,8 @@ export async function giftPageModel(dataSource: DataSource, config: Config, idTe
     })),
     events: events.map((e) => ({ ...e, date: utcMinute(e.stripeCreatedAt), note: e.lastError ?? e.outcomeReason })),
     refundForm: gift.source === 'stripe' && gift.stripe.paymentIntent && amounts.refundable > 0
-      ? { requestKey: randomUUID(), amount: form.amount ?? '', errors: form.errors ?? {}, maximum: money(amounts.refundable) }
+      // The amount is filled in, so the admin sees what one press refunds (empty would refund all that is left).
+      ? { requestKey: randomUUID(), amount: form.amount ?? minorToMajorString(amounts.refundable, gift.currency, true), errors: form.errors ?? {}, maximum: money(amounts.refundable) }
       : null,
     formError: form.errors?.form ?? null,
     notice: form.notice ?? refundNotice(requests, form.requestedRefundId, money),
