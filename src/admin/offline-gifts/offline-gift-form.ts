@@ -37,14 +37,9 @@ const NONCE = /^[A-Za-z0-9_-]{22,64}$/;
 /** A day as YYYY-MM-DD in UTC. */
 export const utcDay = (date: Date): string => date.toISOString().slice(0, 10);
 
-/**
- * The earliest day a gift can have been received: a year before the campaign started (a cheque
- * sent ahead of the launch and recorded when the campaign opens), not earlier, so a mistyped year is caught.
- */
+/** The earliest day a gift can have been received: the day the campaign opened (UTC); a mistyped year is caught too. */
 export function earliestReceivedOn(campaignStartsAt: Date): string {
-  const start = new Date(campaignStartsAt);
-  start.setUTCFullYear(start.getUTCFullYear() - 1);
-  return utcDay(start);
+  return utcDay(campaignStartsAt);
 }
 
 /** Reads and checks every field; any problem is told beside its field, and nothing is stored. */
@@ -74,7 +69,8 @@ export function parseOfflineGiftForm(
   if (!values.receivedOn) errors.receivedOn = 'Enter the day the gift was received.';
   else if (!isCalendarDay(values.receivedOn)) errors.receivedOn = 'Enter the day as YYYY-MM-DD, like 2026-03-31.';
   else if (values.receivedOn > today) errors.receivedOn = 'The day received cannot be in the future (days are counted in UTC).';
-  else if (values.receivedOn < earliest) errors.receivedOn = `The day received cannot be before ${longDate(new Date(`${earliest}T00:00:00Z`))}, a year before the campaign started.`;
+  // Money from before the campaign opened is its starting amount: as a gift it would fall outside every figure of the campaign's days.
+  else if (values.receivedOn < earliest) errors.receivedOn = `The day received cannot be before the campaign opened on ${longDate(new Date(`${earliest}T00:00:00Z`))}. Count money given before then in the campaign's starting amount.`;
 
   if (!(OFFLINE_METHODS as readonly string[]).includes(values.method)) errors.method = 'Choose how the gift was paid.';
   if (values.reference.length > LIMITS.reference) errors.reference = `Keep the reference to ${LIMITS.reference} characters.`;

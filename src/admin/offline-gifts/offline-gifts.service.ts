@@ -10,12 +10,12 @@ import type { OfflineGiftInput } from './offline-gift-form';
 class AlreadyRecorded extends Error {}
 
 /**
- * When an offline gift happened: noon UTC of the day it was received, so it falls on that day
- * wherever the page is read (UTC-12 to UTC+11) and in that UTC year's statement; never later than now.
+ * When an offline gift happened: received today, the moment it is recorded (it sorts among today's
+ * card gifts as it came); an earlier day, noon UTC of that day, so it falls on that day wherever
+ * the page is read (UTC-12 to UTC+11) and in that UTC year's statement.
  */
 export function offlineOccurredAt(receivedOn: string, now: Date): Date {
-  const noon = new Date(`${receivedOn}T12:00:00Z`);
-  return noon > now ? now : noon;
+  return receivedOn === now.toISOString().slice(0, 10) ? now : new Date(`${receivedOn}T12:00:00Z`);
 }
 
 /**
