@@ -367,27 +367,9 @@ export async function runGiftsCsv(ctx) {
     const campaignId = await createBenchCampaign(db, 'bench-csv', 'A campaign to export');
     await loadGifts(db, campaignId, settings.gifts - gifts);
   }
-  const { createDataSource } = await import('../dist/src/db/data-source.js');
-  const { createAdminAccount } = await import('../dist/src/admin/accounts/admin-accounts.service.js');
-  const dataSource = createDataSource(ctx.url, 1);
-  await dataSource.initialize();
-  const email = 'bench-admin@bench.example';
-  const password = 'bench admin password';
-  await createAdminAccount(dataSource, { email, role: 'viewer', password }).catch(() => undefined);
-  await dataSource.destroy();
-
   const kettle = await startKettle(ctx);
   try {
-    const form = await fetch(`${kettle.baseUrl}/admin/sign-in`);
-    const preSession = form.headers.get('set-cookie').split(';')[0];
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())[1];
-    const signedIn = await fetch(`${kettle.baseUrl}/admin/sign-in`, {
-      method: 'POST', redirect: 'manual', body: new URLSearchParams({ _csrf: csrf, email, password }),
-      headers: { cookie: preSession, 'content-type': 'application/x-www-form-urlencoded', origin: kettle.baseUrl },
-    });
-    if (signedIn.status !== 303) throw new Error(`admin sign-in answered ${signedIn.status}`);
-    const cookie = signedIn.headers.get('set-cookie').split(';')[0];
-
+    const cookie = await signedInAdminCookie(ctx.url, kettle.baseUrl);
     const idleRss = rssMb(kettle.pid);
     let peakRss = idleRss;
     const sampler = setInterval(() => { peakRss = Math.max(peakRss, rssMb(kettle.pid)); }, 50);
