@@ -1,10 +1,11 @@
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RecurringGift } from '../src/donations/recurring-gift.entity';
 import { accountLinks, donorIdOf, giveMonthly, pathOf, pressLinkButton, signedInAgent } from './helpers/account';
 import { signedInAdmin, type AdminBrowser } from './helpers/admin';
-import { donateAndPay } from './helpers/flows';
+import { deliverEvent, donateAndPay, eventOfType, postEvent, storedEvent, undeliveredEventsOf, withAppWorkerStopped } from './helpers/flows';
 import { makeCampaign, startTestKettle, totalsOf, type TestKettle } from './helpers/kettle';
 import { addressedTo, type TestMailbox } from './helpers/mailbox';
 
@@ -223,5 +224,112 @@ describe('a donor\'s data', () => {
     // Nothing more to send them, and no second erasure.
     expect((await admin.post(`/admin/donors/${donorId}/manage-link`)).status).toBe(409);
     expect((await owner.post(`/admin/donors/${donorId}/erase`, { confirm: 'ERASE' })).status).toBe(409);
+  });
+
+  it('empties the payloads of the webhook events about the donor\'s gifts, so no copy of their email or name stays; the events themselves stay', async () => {
+    const campaign = await makeCampaign(kettle);
+    const email = 'inbox-copy@example.org';
+    await donateAndPay(kettle, campaign, { amount: '10', email, name: 'Erin Erasable' });
+    const donorId = await donorIdOf(kettle, email);
+    const mentioning = `SELECT id, type, status FROM stripe_events WHERE payload::text ILIKE $1 OR payload::text ILIKE $2 ORDER BY id`;
+    const events: { id: string; type: string; status: string }[] = await kettle.dataSource.query(mentioning, [`%${email}%`, '%Erin Erasable%']);
+    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['checkout.session.completed']));
+
+    expect((await owner.post(`/admin/donors/${donorId}/erase`, { confirm: 'ERASE' })).status).toBe(303);
+
+    expect(await kettle.dataSource.query(mentioning, [`%${email}%`, '%Erin Erasable%'])).toEqual([]);
+    // As the retention purge leaves them: id, type, status and the object's id, marked as purged.
+    const kept = await kettle.dataSource.query(
+      `SELECT id, type, status, payload->'data'->'object'->>'id' AS object, payload_purged_at IS NOT NULL AS purged FROM stripe_events WHERE id = ANY($1) ORDER BY id`,
+      [events.map((e) => e.id)],
+    );
+    expect(kept).toEqual(events.map((e) => ({ ...e, object: expect.stringMatching(/^[a-z]+_/), purged: true })));
+    const [audit] = await auditRows('donor.erase', donorId);
+    expect(audit.after.eventPayloadsCleared).toBeGreaterThanOrEqual(events.length);
+  });
+
+  it('holds back while a webhook event about the donor still waits in the inbox, and erases once it is applied', async () => {
+    const campaign = await makeCampaign(kettle);
+    const email = 'inbox-waiting@example.org';
+    await donateAndPay(kettle, campaign, { amount: '10', email, name: 'Wait Ing' });
+    const donorId = await donorIdOf(kettle, email);
+    const events = await undeliveredEventsOf(kettle, () => donateAndPay(kettle, campaign, { amount: '15', email, name: 'Wait Ing' }));
+    kettle.emulator.setAutoDeliver(true);
+    const completed = eventOfType(events, 'checkout.session.completed');
+
+    await withAppWorkerStopped(kettle, async () => {
+      expect((await postEvent(kettle.app, completed)).status).toBe(200);
+      const held = await owner.post(`/admin/donors/${donorId}/erase`, { confirm: 'ERASE' });
+      expect(held.status).toBe(409);
+      expect(held.text).toContain('A Stripe event about this donor&#x27;s gifts is still waiting to be applied');
+      expect((await kettle.dataSource.query(`SELECT erased_at FROM donors WHERE id = $1`, [donorId]))[0].erased_at).toBeNull();
+    });
+    await kettle.webhookWorker.drain();
+    expect((await storedEvent(kettle, completed.id))?.status).toBe('processed');
+    expect((await totalsOf(kettle, campaign.id)).kept.raised).toBe(25_00);
+
+    expect((await owner.post(`/admin/donors/${donorId}/erase`, { confirm: 'ERASE' })).status).toBe(303);
+    const [event] = await kettle.dataSource.query(`SELECT payload::text AS payload FROM stripe_events WHERE id = $1`, [completed.id]);
+    expect(event.payload).not.toMatch(/inbox-waiting|Wait Ing/);
+  });
+
+  it('empties a parked event about the donor too, which then cannot be retried from the webhooks page', async () => {
+    const campaign = await makeCampaign(kettle);
+    const email = 'inbox-parked@example.org';
+    await donateAndPay(kettle, campaign, { amount: '10', email, name: 'Park Ed' });
+    const donorId = await donorIdOf(kettle, email);
+    const events = await undeliveredEventsOf(kettle, () => donateAndPay(kettle, campaign, { amount: '20', email, name: 'Park Ed' }));
+    kettle.emulator.setAutoDeliver(true);
+    const completed = eventOfType(events, 'checkout.session.completed');
+    // The campaign was switched to euros after the donor paid in dollars: the event is parked.
+    await kettle.dataSource.query(`UPDATE campaigns SET currency = 'eur' WHERE id = $1`, [campaign.id]);
+    await deliverEvent(kettle, completed);
+    await kettle.dataSource.query(`UPDATE campaigns SET currency = 'usd' WHERE id = $1`, [campaign.id]);
+    expect((await storedEvent(kettle, completed.id))?.status).toBe('failed');
+
+    expect((await owner.post(`/admin/donors/${donorId}/erase`, { confirm: 'ERASE' })).status).toBe(303);
+
+    const [event] = await kettle.dataSource.query(`SELECT status, payload::text AS payload FROM stripe_events WHERE id = $1`, [completed.id]);
+    expect(event.status).toBe('failed');
+    expect(event.payload).not.toMatch(/inbox-parked|Park Ed/);
+    const page = await admin.get('/admin/webhooks');
+    const row = page.text.split('<tr>').find((r) => r.includes(completed.id)) ?? '';
+    expect(row).toContain('Payload erased with its donor');
+    expect(row).not.toContain('/retry"');
+    const retried = await admin.post(`/admin/webhooks/${completed.id}/retry`);
+    expect(retried.status).toBe(409);
+    expect(retried.text).toContain('it can no longer be applied');
+    expect(await storedEvent(kettle, completed.id)).toMatchObject({ status: 'failed' });
+    expect(await auditRows('stripe_event.retry', completed.id)).toEqual([]);
+    expect((await totalsOf(kettle, campaign.id)).kept.raised).toBe(10_00);
+  });
+
+  it('clears the note, reference and void reason of the donor\'s offline gifts, keeping method, date and amounts; no audit row ever held them', async () => {
+    const campaign = await makeCampaign(kettle);
+    const email = 'cheque-writer@example.org';
+    const receivedOn = new Date().toISOString().slice(0, 10);
+    const recorded = await admin.post(`/admin/campaigns/${campaign.slug}/offline-gifts`, {
+      amount: '250', received_on: receivedOn, method: 'cheque', reference: 'Cheque 1044 J. Chequewriter',
+      donor_email: email, donor_name: 'Jo Chequewriter', note: 'Jo Chequewriter, 12 High Street, in memory of her mother', nonce: randomUUID().replace(/-/g, ''),
+    });
+    expect(recorded.status).toBe(303);
+    const giftId = recorded.headers.location.split('/').pop()!;
+    expect((await admin.post(`/admin/gifts/${giftId}/void`, { reason: 'Jo Chequewriter asked for it back' })).status).toBe(303);
+    const donorId = await donorIdOf(kettle, email);
+    const before = await totalsOf(kettle, campaign.id);
+
+    expect((await owner.post(`/admin/donors/${donorId}/erase`, { confirm: 'ERASE' })).status).toBe(303);
+
+    expect(await kettle.dataSource.query(
+      `SELECT method, to_char(received_on, 'YYYY-MM-DD') AS received_on, reference, note, void_reason FROM offline_gifts WHERE entry_id = $1`, [giftId],
+    )).toEqual([{ method: 'cheque', received_on: receivedOn, reference: null, note: null, void_reason: null }]);
+    expect(await totalsOf(kettle, campaign.id)).toEqual(before);
+    const audits = await kettle.dataSource.query(`SELECT action, before::text || after::text AS text FROM admin_audit_log WHERE subject_id = $1 ORDER BY id`, [giftId]);
+    expect(audits.map((a: { action: string }) => a.action)).toEqual(['offline_gift.record', 'gift.void']);
+    expect(audits.map((a: { text: string }) => a.text).join('\n')).not.toMatch(/Chequewriter|1044|High Street/);
+    const page = await admin.get(`/admin/gifts/${giftId}`);
+    expect(page.status).toBe(200);
+    expect(page.text).not.toMatch(/Chequewriter|1044|High Street/);
+    expect(page.text).toContain('cheque');
   });
 });

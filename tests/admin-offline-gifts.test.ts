@@ -101,7 +101,9 @@ describe('POST /admin/campaigns/:slug/offline-gifts', () => {
 
     const [audit] = await auditOf(giftId);
     expect(audit).toMatchObject({ action: 'offline_gift.record', before: null,
-      after: { campaignId: campaign.id, amount: 1250_50, currency: 'usd', method: 'cheque', reference: 'Cheque 004512', receivedOn: today() } });
+      after: { campaignId: campaign.id, amount: 1250_50, currency: 'usd', method: 'cheque', receivedOn: today(), hasReference: true, hasNote: true } });
+    // Never the text of the reference or note: they may name the donor, and the audit log is kept.
+    expect(JSON.stringify(audit.after)).not.toMatch(/004512|front desk/);
     expect(audit.admin_id).not.toBeNull();
     expect(await auditOf(secondId)).toHaveLength(1);
   });
@@ -232,7 +234,8 @@ describe('POST /admin/gifts/:id/void', () => {
 
     const audits = await auditOf(giftId);
     expect(audits.map((a: { action: string }) => a.action)).toEqual(['offline_gift.record', 'gift.void']);
-    expect(audits[1]).toMatchObject({ before: { net: 500_00, voided: false }, after: { net: 0, voided: true, reason: 'Cheque returned unpaid by the bank' } });
+    expect(audits[1]).toMatchObject({ before: { net: 500_00, voided: false }, after: { net: 0, voided: true } });
+    expect(JSON.stringify(audits[1].after)).not.toContain('returned unpaid');
 
     const [{ donor_id: donorId }] = await kettle.dataSource.query(`SELECT donor_id FROM ledger_entries WHERE id = $1`, [giftId]);
     const statement = (await loadStatement(kettle.dataSource.manager, donorId, new Date().getUTCFullYear(), kettle.config.receipts))!;

@@ -24,6 +24,20 @@ const BATCH = 1_000;
 export const FORGET_INTENT_PERSONAL_DATA = `email = '', donor_name = NULL, comment = NULL, dedication = NULL, newsletter = false, personal_data_purged_at = now()`;
 
 /**
+ * What a stored Stripe event holds about a person (names, emails, addresses: anywhere in its
+ * object), as an UPDATE stripe_events SET list that forgets it, keeping the event's id, type,
+ * created time and the id and kind of the object it was about. The retention purge and a donor's
+ * erasure both use it. Only for events the inbox is done with: a purged payload can never be
+ * applied, so the inbox never claims one again (it claims 'received' only) and a parked one is
+ * not put back (retryParkedEvent refuses it).
+ */
+export const FORGET_EVENT_PAYLOAD = `payload = jsonb_build_object(
+    'id', stripe_events.id, 'object', 'event', 'type', stripe_events.type, 'created', stripe_events.payload->'created',
+    'data', jsonb_build_object('object', jsonb_build_object(
+      'id', stripe_events.payload->'data'->'object'->'id', 'object', stripe_events.payload->'data'->'object'->'object'))),
+  payload_purged_at = now()`;
+
+/**
  * Forgets personal data Kettle no longer needs once the retention period has passed (finding 8).
  * What the ledger's proofs rely on stays: ledger rows are never touched, and a purged event keeps
  * its id, type, status, dates and the id of the Stripe object it was about. Events still waiting
@@ -43,13 +57,8 @@ export class RetentionService {
          SELECT id FROM stripe_events
           WHERE status IN ('processed', 'ignored') AND payload_purged_at IS NULL AND coalesce(processed_at, received_at) < $1
           LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
-       UPDATE stripe_events e
-          SET payload = jsonb_build_object(
-                'id', e.id, 'object', 'event', 'type', e.type, 'created', e.payload->'created',
-                'data', jsonb_build_object('object', jsonb_build_object(
-                  'id', e.payload->'data'->'object'->'id', 'object', e.payload->'data'->'object'->'object'))),
-              payload_purged_at = now()
-         FROM due WHERE e.id = due.id`,
+       UPDATE stripe_events SET ${FORGET_EVENT_PAYLOAD}
+         FROM due WHERE stripe_events.id = due.id`,
       cutoff,
     );
     // Abandoned: closed without paying, or never finished (a Checkout Session lives 24 hours at most).

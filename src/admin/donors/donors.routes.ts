@@ -95,6 +95,10 @@ export function donorsRoutes({ dataSource, planActions }: DonorsDeps): Router {
         status: 409,
         confirmError: `${outcome.plans === 1 ? 'A plan' : `${outcome.plans} plans`} can still charge this donor. Cancel ${outcome.plans === 1 ? 'it' : 'them'} above first (now, or at the end of the paid period), then erase.`,
       });
+      case 'events_waiting': return showDonor(req, res, dataSource, donor, {
+        status: 409,
+        confirmError: `${outcome.events === 1 ? 'A Stripe event' : `${outcome.events} Stripe events`} about this donor's gifts ${outcome.events === 1 ? 'is' : 'are'} still waiting to be applied (see Webhooks). Erase once the inbox is done with ${outcome.events === 1 ? 'it' : 'them'}.`,
+      });
     }
   });
 

@@ -28,6 +28,7 @@ export function healthRoutes({ dataSource }: { dataSource: DataSource }): Router
     const outcome = await retryParkedEvent(dataSource, eventId, req.admin!.id);
     if (outcome === 'not_found') throw new NotFoundError('There is no such event.');
     if (outcome === 'not_parked') throw new HttpError(409, 'This event is not parked as failed: the inbox has it already.');
+    if (outcome === 'payload_purged') throw new HttpError(409, 'This event\'s payload was erased with its donor\'s personal data: it can no longer be applied.');
     res.redirect(303, '/admin/webhooks?notice=retried');
   });
 

@@ -25,35 +25,38 @@ export async function webhookHealth(dataSource: DataSource) {
               (SELECT count(*) FROM stripe_events WHERE status = 'failed')::int AS failed`,
     ) as Promise<{ received: number; deferred: number; failed: number }[]>,
     dataSource.query(
-      `SELECT id, type, attempts, last_error AS "lastError", received_at AS "receivedAt", stripe_created_at AS "createdAt"
+      `SELECT id, type, attempts, last_error AS "lastError", received_at AS "receivedAt", stripe_created_at AS "createdAt",
+              payload_purged_at IS NOT NULL AS purged
          FROM stripe_events WHERE status = 'failed' ORDER BY received_at DESC LIMIT $1`,
       [HEALTH_LIST_LIMIT],
-    ) as Promise<{ id: string; type: string; attempts: number; lastError: string | null; receivedAt: Date; createdAt: Date }[]>,
+    ) as Promise<{ id: string; type: string; attempts: number; lastError: string | null; receivedAt: Date; createdAt: Date; purged: boolean }[]>,
   ]);
   return {
     lastReceived: consoleTime(latest?.at ?? null),
     lastDay,
     waiting,
-    parked: parked.map((e) => ({ id: e.id, type: e.type, attempts: e.attempts, error: e.lastError, received: consoleTime(e.receivedAt), created: consoleTime(e.createdAt) })),
+    parked: parked.map((e) => ({ id: e.id, type: e.type, attempts: e.attempts, error: e.lastError, received: consoleTime(e.receivedAt), created: consoleTime(e.createdAt), purged: e.purged })),
   };
 }
 
-export type RetryOutcome = 'requeued' | 'not_found' | 'not_parked';
+export type RetryOutcome = 'requeued' | 'not_found' | 'not_parked' | 'payload_purged';
 
 /**
  * Puts a parked event back in the inbox as new ('received', due now, its tries counted afresh), as
  * after fixing what made it fail (a campaign's currency, a missing row), and wakes the inbox
  * workers of every instance by NOTIFY on their channel (sent when the transaction commits).
- * The audit row keeps the error it had.
+ * The audit row keeps the error it had. An event whose payload was purged (its donor was erased)
+ * is refused: what is left of it cannot be applied, and the inbox would treat that skeleton as the event.
  */
 export async function retryParkedEvent(dataSource: DataSource, eventId: string, adminId: string): Promise<RetryOutcome> {
   return dataSource.transaction(async (tx) => {
-    const [event]: { status: string; attempts: number; last_error: string | null }[] = await tx.query(
-      `SELECT status, attempts, last_error FROM stripe_events WHERE id = $1 FOR UPDATE`,
+    const [event]: { status: string; attempts: number; last_error: string | null; purged: boolean }[] = await tx.query(
+      `SELECT status, attempts, last_error, payload_purged_at IS NOT NULL AS purged FROM stripe_events WHERE id = $1 FOR UPDATE`,
       [eventId],
     );
     if (!event) return 'not_found';
     if (event.status !== 'failed') return 'not_parked';
+    if (event.purged) return 'payload_purged';
     await tx.query(
       `UPDATE stripe_events SET status = 'received', attempts = 0, last_error = NULL, next_attempt_at = now(), processed_at = NULL WHERE id = $1`,
       [eventId],

@@ -48,10 +48,12 @@ export async function recordOfflineGift(
         [id, input.method, input.reference, input.note, input.receivedOn, adminId],
       );
       if (donorId) await queueMails(tx, [receiptMail(id, donorId)]);
+      // Whether a reference or note was given, never their text: both may name the donor, and a
+      // donor's erasure clears them from offline_gifts but leaves the audit log as it is.
       await audit(tx, {
         adminId, action: 'offline_gift.record', subjectType: 'gift', subjectId: id, before: null,
         after: { campaignId: campaign.id, donorId, amount: input.amount, currency: campaign.currency, method: input.method,
-          reference: input.reference, receivedOn: input.receivedOn, note: input.note },
+          receivedOn: input.receivedOn, hasReference: Boolean(input.reference), hasNote: Boolean(input.note) },
       });
       return id;
     });
@@ -139,10 +141,12 @@ export async function voidOfflineGift(dataSource: DataSource, giftId: string, re
     const [receipt]: { donor_id: string }[] = await tx.query(
       `SELECT donor_id FROM email_outbox WHERE dedupe_key = $1 AND status = 'sent'`, [`receipt:${gift.id}`]);
     if (receipt) await queueMails(tx, [voidNoticeMail(voidEntryId, receipt.donor_id)]);
+    // The reason stays beside the gift (offline_gifts.void_reason), not in the audit log: free text
+    // that may name the donor, cleared from the gift if they are erased.
     await audit(tx, {
       adminId, action: 'gift.void', subjectType: 'gift', subjectId: gift.id,
       before: { net: gift.net, currency: gift.currency, voided: false },
-      after: { net: 0, currency: gift.currency, voided: true, voidEntryId, reason },
+      after: { net: 0, currency: gift.currency, voided: true, voidEntryId },
     });
     return { kind: 'voided', voidEntryId };
   });
