@@ -194,7 +194,7 @@ describe('a donor\'s data', () => {
     await kettle.settled();
     const erased = await owner.post(`/admin/donors/${donorId}/erase`, { confirm: 'FORGET-ME@example.org' });
     expect(erased.status).toBe(303);
-    expect((await owner.get(erased.headers.location)).text).toContain('personal data was erased');
+    expect((await owner.get(erased.headers.location)).text).toContain('personal data is erased');
 
     // Money: every ledger row kept, so kept and recomputed totals are what they were.
     const after = await totalsOf(kettle, campaign.id);

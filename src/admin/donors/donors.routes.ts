@@ -19,7 +19,7 @@ const NOTICES: Record<string, string> = {
   plan_ending: 'The plan is set to end at the end of its paid period. The donor was sent the cancellation confirmation.',
   plan_canceled: 'The plan was canceled now. The donor was sent the cancellation confirmation.',
   plan_unchanged: 'The plan was already set to end: nothing was sent to Stripe.',
-  erased: 'The donor\'s personal data was erased. Their gifts still count, under no name.',
+  erased: 'Done: the donor\'s personal data is erased.',
 };
 
 interface DonorsDeps {
