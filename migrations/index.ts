@@ -16,6 +16,7 @@ import { GiftConsoleIndexes1764520001000 } from './1764520001000-GiftConsoleInde
 import { OfflineGifts1764525000000 } from './1764525000000-OfflineGifts';
 import { OfflineGiftIndexes1764525100000 } from './1764525100000-OfflineGiftIndexes';
 import { AdminDonors1764530000000 } from './1764530000000-AdminDonors';
+import { IgnoredWebhookIndex1764546000000 } from './1764546000000-IgnoredWebhookIndex';
 
 /** Every migration, oldest first. Listed explicitly so compiled and test runs load the same set. */
 export const migrations = [
@@ -37,4 +38,5 @@ export const migrations = [
   OfflineGifts1764525000000,
   OfflineGiftIndexes1764525100000,
   AdminDonors1764530000000,
+  IgnoredWebhookIndex1764546000000,
 ];

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignStats, type CampaignStats } from '../src/admin/dashboard/campaign-stats';
+import { paceWindowWords } from '../src/admin/dashboard/dashboard-page';
 import { DAY_MS, HOUR_MS, MAX_POINTS, monthlyShareOfAnnual, paceOf } from '../src/admin/dashboard/pace';
 import type { Campaign } from '../src/campaigns/campaign.entity';
 import { findCampaignBySlug } from '../src/campaigns/campaign.service';
@@ -303,6 +304,20 @@ describe('the dashboard over HTTP', () => {
     const res = await (await signedInAdmin(kettle, 'viewer')).get('/admin');
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe(`/admin/campaigns/${latest.slug}`);
+  });
+
+  it('explains its figures in plain words, the pace window in the right number', async () => {
+    const admin = await signedInAdmin(kettle, 'viewer');
+    const young = await makeCampaign(kettle, { startsAt: ago(3 * HOUR_MS), endsAt: new Date(Date.now() + 30 * DAY_MS) });
+    const page = await admin.get(`/admin/campaigns/${young.slug}`);
+    expect(page.text).toContain('at the pace of the last 3 hours (');
+    expect(page.text).toMatch(/One-off <span class="small">\(net of refunds\)<\/span>/);
+    expect(page.text).toMatch(/Recurring <span class="small">\(net of refunds\)<\/span>/);
+    expect(page.text).toMatch(/monthly plans \(<span[^>]*>0<\/span>\) plus annual plans \(<span[^>]*>0<\/span>\) counted at a twelfth/);
+    expect(page.text).not.toContain('rounded half up to a minor unit');
+    const older = await makeCampaign(kettle, { startsAt: ago(20 * DAY_MS), endsAt: new Date(Date.now() + 30 * DAY_MS) });
+    expect((await admin.get(`/admin/campaigns/${older.slug}`)).text).toContain('at the pace of the last 7 days (');
+    expect([1, 2.5, 1 / 24, 0.001].map(paceWindowWords)).toEqual(['the last day', 'the last 2.5 days', 'the last hour', 'the last hour']);
   });
 
   it('serves chart.js and the dashboard script from our own origin', async () => {

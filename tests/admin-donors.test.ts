@@ -51,6 +51,9 @@ describe('finding a donor', () => {
     // A LIKE wildcard is a character like any other.
     expect((await admin.get('/admin/donors?q=%25')).text).toContain('No donor\'s email or name starts with “%”');
     expect((await viewer.get('/admin/donors?q=jane')).status).toBe(200);
+    // The page says so: a walkthrough expected "roe" to find Jane Roe.
+    expect((await admin.get('/admin/donors')).text).toContain('Matches the start of an email or of a name');
+    expect((await admin.get('/admin/donors?q=roe')).text).toContain('No donor\'s email or name starts with “roe”');
   });
 
   it('pages through many matches, each donor once', async () => {
@@ -120,6 +123,10 @@ describe('acting for a donor', () => {
 
     const mails = mailbox.matching(addressedTo('lost-link@example.org', /manage your gifts/));
     expect(mails).toHaveLength(1);
+    // The organisation sent it; the donor did not ask for it.
+    expect(mails[0].text).toContain('Test Newsroom sent you a link to see and manage your gifts');
+    expect(mails[0].text).toContain('If you did not expect this, you can ignore this email');
+    expect(mails[0].text).not.toMatch(/as you asked|did not ask/i);
     const link = mails[0].links.find((l) => l.startsWith(`${kettle.baseUrl}/account/manage/`))!;
     const agent = request.agent(kettle.app);
     const signedIn = await pressLinkButton(agent, link);

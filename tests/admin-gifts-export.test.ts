@@ -3,9 +3,10 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '../src/campaigns/campaign.entity';
-import { recordOfflineGift } from '../src/admin/offline-gifts/offline-gifts.service';
+import { recordOfflineGift, voidOfflineGift } from '../src/admin/offline-gifts/offline-gifts.service';
 import { recordLedgerEntries, type NewGift } from '../src/ledger/ledger.service';
 import { signedInAdmin, type AdminBrowser } from './helpers/admin';
+import { donateAndPay } from './helpers/flows';
 import { makeCampaign, startTestKettle, type TestKettle } from './helpers/kettle';
 import { ledgerSeed } from './helpers/ledger-seed';
 
@@ -68,13 +69,13 @@ describe('GET /admin/exports/gifts.csv', () => {
     await seed.adjust('refund', refunded, 15_50, 'usd', '2025-06-16T00:00:00Z');
   });
 
-  it('writes one row per gift with ISO dates, major-unit amounts, refunded part and net', async () => {
+  it('writes one row per gift with ISO dates (as donors.csv and subscribers.csv write them), major-unit amounts, refunded part and net', async () => {
     const rows = await exported('?campaign=csv-other');
-    expect(rows[0]).toEqual(['gift_id', 'date', 'campaign', 'donor_name', 'donor_email', 'kind', 'source', 'currency', 'amount', 'refunded', 'net',
-      'stripe_payment_intent', 'offline_method', 'offline_reference']);
+    expect(rows[0]).toEqual(['gift_id', 'date', 'campaign', 'donor_name', 'donor_email', 'kind', 'source', 'currency', 'amount', 'fee_cover', 'refunded', 'voided', 'net',
+      'stripe_payment_intent', 'offline_method', 'offline_reference', 'dedication']);
     expect(rows).toHaveLength(2);
-    expect(rows[1].slice(1, 11)).toEqual(['2025-06-15T08:30:00.123000Z', 'csv-other', 'Refunded Person', 'refunded@example.org', 'One-off', 'online', 'USD', '40.00', '15.50', '24.50']);
-    expect(rows[1][11]).toMatch(/^pi_/);
+    expect(rows[1].slice(1, 13)).toEqual(['2025-06-15T08:30:00.123Z', 'csv-other', 'Refunded Person', 'refunded@example.org', 'One-off', 'online', 'USD', '40.00', '0.00', '15.50', '0.00', '24.50']);
+    expect(rows[1][13]).toMatch(/^pi_/);
   });
 
   it('makes donor-typed cells spreadsheet-safe and keeps quotes, newlines and UTF-8 whole', async () => {
@@ -100,9 +101,31 @@ describe('GET /admin/exports/gifts.csv', () => {
     // As an erasure leaves the donor (src/admin/donors/donor-erasure.ts).
     await kettle.dataSource.query(`UPDATE donors SET email = 'erased+' || id || '@invalid', name = NULL, erased_at = now() WHERE lower(email) = 'gone@example.org'`);
     const [, row] = await exported('?campaign=csv-offline');
-    expect(row.slice(2)).toEqual(['csv-offline', '', '', 'One-off', 'offline', 'USD', '75.00', '0.00', '75.00', '', 'transfer', `'=HYPERLINK("x")`]);
+    expect(row.slice(2)).toEqual(['csv-offline', '', '', 'One-off', 'offline', 'USD', '75.00', '0.00', '0.00', '0.00', '75.00', '', 'transfer', `'=HYPERLINK("x")`, '']);
     const [audit] = await kettle.dataSource.query(`SELECT after FROM admin_audit_log WHERE action = 'export.gifts' ORDER BY id DESC LIMIT 1`);
     expect(audit.after).toMatchObject({ campaign: 'csv-offline' });
+  });
+
+  it('gives the fee cover and the dedication (spreadsheet-safe) of a gift made through the donate form', async () => {
+    const campaign = await makeCampaign(kettle, { slug: 'csv-dedicated' });
+    await donateAndPay(kettle, campaign, { amount: '20', email: 'dedicated@example.org', cover_fees: 'yes', dedication: '=In memory of Grandpa' });
+    const [header, row] = await exported('?campaign=csv-dedicated');
+    const cell = Object.fromEntries(header.map((name, i) => [name, row[i]]));
+    expect(Number(cell.fee_cover)).toBeGreaterThan(0);
+    expect(Number(cell.amount)).toBeCloseTo(20 + Number(cell.fee_cover), 2);
+    expect(cell.dedication).toBe(`'=In memory of Grandpa`);
+  });
+
+  it('shows a voided offline gift as voided, not refunded; its net is nothing', async () => {
+    const campaign = await makeCampaign(kettle, { slug: 'csv-voided' });
+    const [{ id: adminId }] = await kettle.dataSource.query(`SELECT id FROM admin_accounts WHERE email = $1`, [admin.email]);
+    const { entryId } = await recordOfflineGift(kettle.dataSource, campaign, {
+      amount: 20_00, receivedOn: '2026-04-02', method: 'cheque', reference: null, donorEmail: null, donorName: null, note: null, formKey: crypto.randomUUID(),
+    }, adminId);
+    expect((await voidOfflineGift(kettle.dataSource, entryId!, 'Entered twice', adminId)).kind).toBe('voided');
+    const [header, row] = await exported('?campaign=csv-voided');
+    const cell = Object.fromEntries(header.map((name, i) => [name, row[i]]));
+    expect([cell.amount, cell.refunded, cell.voided, cell.net]).toEqual(['20.00', '0.00', '20.00', '0.00']);
   });
 });
 

@@ -84,6 +84,17 @@ describe('the gift list', () => {
     expect(plan.text).toContain('Monthly (renewal)');
   });
 
+  it('offers the campaigns by title in a select (the slug is its value), all campaigns first, and explains the fiscal year', async () => {
+    const res = await admin.get('/admin/gifts?campaign=spring-drive');
+    const select = res.text.slice(res.text.indexOf('<select id="f-campaign" name="campaign"'), res.text.indexOf('</select>', res.text.indexOf('id="f-campaign"')));
+    const options = [...select.matchAll(/<option value="([^"]*)"( selected)?>([^<]*)<\/option>/g)].map((m) => [m[1], m[3], Boolean(m[2])]);
+    expect(options[0]).toEqual(['', 'All campaigns', false]);
+    expect(options).toContainEqual(['spring-drive', spring.title, true]);
+    expect(options).toContainEqual(['autumn-drive', autumn.title, false]);
+    expect(res.text).toContain('FY 2027 starting in July = 1 Jul 2026 – 30 Jun 2027');
+    expect(res.text).toMatch(/<option value="7">July<\/option>/);
+  });
+
   it.each([
     ['campaign=spring-drive', ['adaPlan', 'adaSpring']],
     ['from=2025-08-01&to=2026-02-01', ['adaPlan', 'bobAutumn']],
@@ -205,6 +216,11 @@ describe('a gift page', () => {
     const voided = await admin.get(`/admin/gifts/${giftId}`);
     expect(voided.text).toContain('Voided because</dt><dd>Cheque bounced');
     expect(voided.text).not.toContain(`action="/admin/gifts/${giftId}/void"`);
+
+    // In the list it reads as voided, not as refunded.
+    const list = await admin.get(`/admin/gifts?campaign=${campaign.slug}`);
+    const row = list.text.slice(list.text.indexOf(`/admin/gifts/${giftId}`));
+    expect(row.slice(0, row.indexOf('</tr>'))).toMatch(/One-off <strong class="mark">Voided<\/strong><\/td>[\s\S]*\$50\.00<\/td>\s*<td class="num"><\/td>\s*<td class="num">\$0\.00/);
   });
 });
 

@@ -47,6 +47,21 @@ describe('recurring gifts that need a look', () => {
     expect(after).toMatch(/<td>yes<\/td>\s*<\/tr>/);
   });
 
+  it('sums up the active plans per currency: how many, and their value a month with annual plans at a twelfth', async () => {
+    // Euros: the other tests' plans are in dollars.
+    const campaign = await makeCampaign(kettle, { currency: 'eur' });
+    await giveMonthly(kettle, campaign, 'monthly-eur@example.org', '10');
+    await giveMonthly(kettle, campaign, 'monthly-eur-2@example.org', '5');
+    await donateAndPay(kettle, campaign, { email: 'annual-eur@example.org', amount: '121', frequency: 'annual' });
+    const paused = await giveMonthly(kettle, campaign, 'paused-eur@example.org', '50');
+    await kettle.dataSource.query(`UPDATE recurring_gifts SET paused = true WHERE id = $1`, [paused.plan.id]);
+
+    const page = await viewer.get('/admin/recurring');
+    const row = rowWith(page.text.slice(page.text.indexOf('data-testid="active-plans"')), '<td>EUR</td>');
+    // 10 + 5 a month, and 121 a year at a twelfth (10.083… rounded half up to 10.08): 25.08 a month, the paused plan left out.
+    expect(row).toMatch(/<td>EUR<\/td><td class="num">3<\/td><td class="num">2<\/td><td class="num">1<\/td><td class="num">€25\.08<\/td>/);
+  });
+
   it('lists plans set to end within 30 days, not those ending later', async () => {
     const campaign = await makeCampaign(kettle);
     const soon = await giveMonthly(kettle, campaign, 'ending-soon@example.org', '5');
@@ -104,5 +119,23 @@ describe('webhooks', () => {
     expect((await admin.post(`/admin/webhooks/${completed.id}/retry`)).status).toBe(409);
     expect((await admin.post('/admin/webhooks/evt_unknown/retry')).status).toBe(404);
     expect((await admin.post('/admin/webhooks/not%20an%20id/retry')).status).toBe(404);
+  });
+
+  it('explains what ignored means and lists the latest ignored events with why', async () => {
+    const campaign = await makeCampaign(kettle);
+    const events = await undeliveredEventsOf(kettle, () => donateAndPay(kettle, campaign, { amount: '15', email: 'ignored@example.org' }));
+    kettle.emulator.setAutoDeliver(true);
+    const charge = eventOfType(events, 'charge.succeeded');
+    await deliverEvent(kettle, charge);
+    expect((await storedEvent(kettle, charge.id))?.status).toBe('ignored');
+
+    const page = await viewer.get('/admin/webhooks');
+    expect(page.text).toContain('“ignored” is normal: events Kettle does not act on (such as charge.succeeded');
+    expect(page.text).toContain('Checkout Sessions or subscriptions Kettle did not create');
+    const list = page.text.slice(page.text.indexOf('data-testid="ignored-events"'));
+    const row = rowWith(list, charge.id);
+    expect(row).toContain('charge.succeeded');
+    expect(row).toContain('not an event Kettle acts on');
+    expect(list.slice(0, list.indexOf('</table>')).split('<tr>').length - 2).toBeLessThanOrEqual(20);
   });
 });

@@ -13,7 +13,7 @@ export type MailKind =
   | 'payment_gave_up' // { recurringGiftId } Stripe stopped retrying: the plan ended unpaid
   | 'card_expiring' // { recurringGiftId, paymentMethodId } once per card
   | 'sign_in_link' // { tokenId } a single-use link asked for on the sign-in page
-  | 'manage_link' // {} a fresh manage link, sent from the admin console at the donor's request
+  | 'manage_link' // {} a fresh manage link, sent by an admin from the console
   | 'statement'; // { year } a donor's yearly statement
 
 export interface QueuedMail {

@@ -6,6 +6,8 @@ import { createAdminAccount } from '../../src/admin/accounts/admin-accounts.serv
 import type { Campaign } from '../../src/campaigns/campaign.entity';
 import { ADMIN_PASSWORD } from '../helpers/admin';
 import { CHROMIUM, haveChromium, launchTestBrowser, payOnCheckout, type TestBrowser } from '../helpers/browser';
+import { donorIdOf } from '../helpers/account';
+import { donateAndPay } from '../helpers/flows';
 import { makeCampaign, startTestKettle, totalsOf, type TestKettle } from '../helpers/kettle';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -80,5 +82,37 @@ describe.skipIf(!haveChromium)(`an admin runs the campaign in a real browser (${
     await expect(admin.evaluate(() => (globalThis as unknown as { stayed?: boolean }).stayed)).resolves.toBe(true);
     await expect(admin.getByTestId('latest-gifts').textContent()).resolves.toContain('Chequé Writer');
     expect((await totalsOf(kettle, campaign.id)).kept).toEqual({ raised: 275_00, gifts: 2, donors: 2 });
+  }, 90_000);
+
+  it('fits every console page on a 390 px phone: tables scroll in their own box, long words and codes wrap', async () => {
+    await kettle.dataSource.query(`UPDATE campaigns SET hold_comments = true WHERE id = $1`, [campaign.id]);
+    await donateAndPay(kettle, campaign, {
+      amount: '10', email: 'a.very.long.address.for.a.narrow.screen@example.org', name: 'Ada Lovelace', comment: 'Unbroken-'.repeat(12),
+    });
+    const donorId = await donorIdOf(kettle, 'a.very.long.address.for.a.narrow.screen@example.org');
+    await createAdminAccount(kettle.dataSource, { email: 'owner-with-a-long-address@example.org', role: 'owner', password: ADMIN_PASSWORD });
+    const page = await browser.context.newPage();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${kettle.baseUrl}/admin/sign-in`);
+    await page.getByLabel('Email address').fill('owner-with-a-long-address@example.org');
+    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${kettle.baseUrl}/admin/campaigns/${campaign.slug}`);
+
+    const wide: string[] = [];
+    for (const url of ['/admin/moderation', '/admin/accounts', '/admin/gifts', '/admin/campaigns', '/admin/recurring', '/admin/webhooks',
+      `/admin/donors/${donorId}`, '/admin/donors', '/admin/exports', `/admin/campaigns/${campaign.slug}`]) {
+      await page.goto(`${kettle.baseUrl}${url}`);
+      const width = await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth);
+      if (width > 390) wide.push(`${url}: ${width}px`);
+    }
+    expect(wide).toEqual([]);
+
+    // The moderation buttons are in view beside the comment, without scrolling the table sideways.
+    await page.goto(`${kettle.baseUrl}/admin/moderation`);
+    const approve = page.getByRole('button', { name: 'Approve' }).first();
+    const box = await approve.boundingBox();
+    expect(box && box.x + box.width).toBeLessThanOrEqual(390);
+    await page.close();
   }, 90_000);
 });

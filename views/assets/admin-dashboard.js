@@ -74,11 +74,37 @@
       labels: labels,
       datasets: [
         { type: 'bar', label: stats.series.bucket === 'hour' ? 'Per hour' : 'Per day', data: stats.series.points.map(function (p) { return p.net / scale; }), backgroundColor: '#8fb3d9', yAxisID: 'y' },
-        { type: 'line', label: 'Running total', data: stats.series.points.map(function (p) { return p.cumulative / scale; }), borderColor: '#1d5d9b', pointRadius: 0, yAxisID: 'y1' },
-        { type: 'line', label: 'Goal', data: stats.series.points.map(function () { return stats.series.goal / scale; }), borderColor: '#b5462f', borderDash: [6, 4], pointRadius: 0, yAxisID: 'y1' },
+        // A line needs two points: with one day of data, its point is drawn instead.
+        { type: 'line', label: 'Running total', data: stats.series.points.map(function (p) { return p.cumulative / scale; }), borderColor: '#1d5d9b', backgroundColor: '#1d5d9b',
+          pointRadius: stats.series.points.length < 2 ? 4 : 0, yAxisID: 'y1' },
+        // The goal is drawn by goalLine across the whole chart; this dataset gives it its legend entry and its scale.
+        { type: 'line', label: 'Goal', data: stats.series.points.map(function () { return stats.series.goal / scale; }), borderColor: '#b5462f', borderDash: [6, 4],
+          showLine: false, pointRadius: 0, yAxisID: 'y1' },
       ],
     };
   }
+
+  // The goal as a dashed horizontal line across the chart, however many points there are.
+  var goalLine = {
+    id: 'goalLine',
+    afterDatasetsDraw: function (c) {
+      var dataset = c.data.datasets[2];
+      if (!dataset || !dataset.data.length) return;
+      var y = c.scales.y1.getPixelForValue(dataset.data[0]);
+      var area = c.chartArea;
+      if (y < area.top || y > area.bottom) return;
+      var ctx = c.ctx;
+      ctx.save();
+      ctx.strokeStyle = dataset.borderColor;
+      ctx.lineWidth = 2;
+      ctx.setLineDash(dataset.borderDash);
+      ctx.beginPath();
+      ctx.moveTo(area.left, y);
+      ctx.lineTo(area.right, y);
+      ctx.stroke();
+      ctx.restore();
+    },
+  };
 
   function renderChart(stats) {
     if (typeof window.Chart !== 'function') return;
@@ -91,13 +117,20 @@
     var box = root.querySelector('.dashboard-chart');
     box.hidden = false;
     var tick = function (value) { return wholeMoneyFormat.format(value); };
+    var goal = stats.series.goal / Math.pow(10, digits);
+    // Money axes start at 0 with whole-unit ticks (an empty campaign reads $0…$1, not $0.1…$1);
+    // the running total's axis reaches at least the goal.
+    var moneyAxis = function (extra) {
+      return Object.assign({ beginAtZero: true, min: 0, ticks: { callback: tick, precision: 0 } }, extra);
+    };
     chart = new window.Chart(document.getElementById('dashboard-chart'), {
       data: data,
+      plugins: [goalLine],
       options: {
         responsive: true, maintainAspectRatio: false, animation: false,
         scales: {
-          y: { position: 'left', beginAtZero: true, title: { display: true, text: data.datasets[0].label + ' (UTC)' }, ticks: { callback: tick } },
-          y1: { position: 'right', beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: 'Running total' }, ticks: { callback: tick } },
+          y: moneyAxis({ position: 'left', suggestedMax: 1, title: { display: true, text: data.datasets[0].label + ' (UTC)' } }),
+          y1: moneyAxis({ position: 'right', suggestedMax: goal, grid: { drawOnChartArea: false }, title: { display: true, text: 'Running total' } }),
         },
       },
     });

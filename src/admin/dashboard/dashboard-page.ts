@@ -27,6 +27,15 @@ export function paceNote(stats: CampaignStats): string {
   }
 }
 
+/** "the last day", "the last 7 days", "the last 3 hours" (a campaign younger than a day): the pace window in words. */
+export function paceWindowWords(days: number): string {
+  if (days < 1) {
+    const hours = Math.max(1, Math.round(days * 24));
+    return hours === 1 ? 'the last hour' : `the last ${hours} hours`;
+  }
+  return days === 1 ? 'the last day' : `the last ${days} days`;
+}
+
 // Kept stats are one object for all the admins who load them meanwhile: formatted once (400 days of
 // series cost about 2 ms to format).
 const models = new WeakMap<CampaignStats, ReturnType<typeof formatted>>();
@@ -82,7 +91,7 @@ function formatted(stats: CampaignStats) {
     paceNote: paceNote(stats),
     projectedTotal: maybeMoney(pace.projectedTotal),
     paceWindowNet: money(pace.paceWindowNet),
-    paceWindowDays: pace.paceWindowDays,
+    paceWindow: paceWindowWords(pace.paceWindowDays),
     bucketLabel: stats.series.bucket === 'hour' ? 'Money per hour' : 'Money per day',
     series: stats.series.points.map((p) => ({ at: dateTime(p.at), net: money(p.net), cumulative: money(p.cumulative) })),
     latestGifts: stats.latestGifts.map((g) => ({

@@ -3,6 +3,7 @@ import { parseStatementYear } from '../../account/statements.service';
 import { audit } from '../accounts/admin-accounts.service';
 import type { AdminDeps } from '../admin.routes';
 import { renderAdmin } from '../admin-view';
+import { campaignChoices } from '../gifts/gift-filters';
 import { donorsExport, subscribersExport } from './donor-exports';
 
 /**
@@ -12,7 +13,7 @@ import { donorsExport, subscribersExport } from './donor-exports';
 export function adminExportRoutes(deps: Pick<AdminDeps, 'dataSource' | 'exporter'>): Router {
   const router = Router();
 
-  router.get('/exports', (req, res) => renderExports(req, res));
+  router.get('/exports', (req, res) => renderExports(req, res, deps.dataSource));
 
   router.get('/exports/donors.csv', async (req, res) => {
     const fy = typeof req.query.fy === 'string' ? req.query.fy.trim() : '';
@@ -20,7 +21,7 @@ export function adminExportRoutes(deps: Pick<AdminDeps, 'dataSource' | 'exporter
     if (fy) {
       const latest = new Date().getUTCFullYear() + 1;
       const parsed = parseStatementYear(fy, latest);
-      if (!parsed.ok) return renderExports(req, res, { status: 400, donorsFy: fy, donorsFyError: `Enter a year from 2000 to ${latest}, like ${latest - 1}.` });
+      if (!parsed.ok) return renderExports(req, res, deps.dataSource, { status: 400, donorsFy: fy, donorsFyError: `Enter a year from 2000 to ${latest}, like ${latest - 1}.` });
       year = parsed.year;
     }
     await audited(req, 'export.donors', { fy: year });
@@ -39,11 +40,12 @@ export function adminExportRoutes(deps: Pick<AdminDeps, 'dataSource' | 'exporter
   return router;
 }
 
-function renderExports(req: Request, res: Response, form: { status?: number; donorsFy?: string; donorsFyError?: string } = {}): void {
+async function renderExports(req: Request, res: Response, dataSource: AdminDeps['dataSource'], form: { status?: number; donorsFy?: string; donorsFyError?: string } = {}): Promise<void> {
   renderAdmin(req, res, 'admin/exports', {
     title: 'Exports',
     section: 'exports',
     status: form.status,
+    campaigns: await campaignChoices(dataSource),
     donorsFy: form.donorsFy ?? '',
     donorsFyError: form.donorsFyError ?? null,
     lastYear: new Date().getUTCFullYear() - 1,

@@ -40,6 +40,16 @@ export type ParsedFilters =
 const DAY_MS = 86_400_000;
 const MAX_SEARCH = 200;
 
+export interface CampaignChoice {
+  slug: string;
+  title: string;
+}
+
+/** Every campaign by title, for the campaign filter (campaigns are few: tens, not thousands). */
+export async function campaignChoices(dataSource: DataSource): Promise<CampaignChoice[]> {
+  return dataSource.query(`SELECT slug, title FROM campaigns ORDER BY lower(title), slug`);
+}
+
 /** Reads the filter fields of a query string (anything not a single string counts as empty). */
 export function filterValues(query: Record<string, unknown>): GiftFilterValues {
   const read = (name: string) => (typeof query[name] === 'string' ? (query[name] as string).trim() : '');

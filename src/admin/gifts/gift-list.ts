@@ -10,7 +10,11 @@ export interface GiftRow {
   /** occurred_at to the microsecond, as the keyset cursor needs it (a JS Date keeps milliseconds only). */
   at_text: string;
   amount: string;
+  /** Every adjustment summed (negative: refunds, lost disputes, voids; positive: refund reversals). */
   adjusted: string;
+  /** The void's part of `adjusted` (negative or 0): an offline gift entered by mistake, not money given back. */
+  voided: string;
+  fee_cover_amount: string;
   currency: string;
   source: 'stripe' | 'offline';
   frequency: 'once' | 'monthly' | 'annual' | null;
@@ -21,6 +25,7 @@ export interface GiftRow {
   donor_email: string | null;
   offline_method: string | null;
   offline_reference: string | null;
+  dedication: string | null;
 }
 
 /** Where a page starts: after this gift, in (occurred_at DESC, id DESC) order. */
@@ -51,18 +56,25 @@ export const cursorText = (row: GiftRow) => `${row.at_text}_${row.id}`;
 export const DONOR_NAME = `CASE WHEN d.erased_at IS NULL THEN coalesce(d.name, ci.donor_name) END`;
 export const DONOR_EMAIL = `CASE WHEN d.erased_at IS NULL THEN coalesce(d.email, ci.email) END`;
 
-/** A gift with its donor, campaign, offline details, and its adjustments (refunds, lost disputes, voids…) summed. */
+/**
+ * A gift with its donor, campaign, offline details, and its adjustments (refunds, lost disputes, voids…)
+ * summed, the void apart (a per-gift lookup on gift_entry_id, as before).
+ */
 const GIFT_SELECT = `
   SELECT g.id, g.occurred_at, to_char(g.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at_text,
-         g.amount, g.currency, g.source, g.frequency, g.renewal, g.stripe_payment_intent_id,
+         g.amount, g.fee_cover_amount, g.currency, g.source, g.frequency, g.renewal, g.stripe_payment_intent_id,
          c.slug AS campaign_slug, ${DONOR_NAME} AS donor_name, ${DONOR_EMAIL} AS donor_email,
-         (SELECT coalesce(sum(a.amount), 0) FROM ledger_entries a WHERE a.gift_entry_id = g.id) AS adjusted,
+         CASE WHEN d.erased_at IS NULL THEN ci.dedication END AS dedication,
+         adj.adjusted, adj.voided,
          og.method AS offline_method, og.reference AS offline_reference
     FROM ledger_entries g
     JOIN campaigns c ON c.id = g.campaign_id
     LEFT JOIN donors d ON d.id = g.donor_id
     LEFT JOIN checkout_intents ci ON ci.id = g.checkout_intent_id
-    LEFT JOIN offline_gifts og ON og.entry_id = g.id`;
+    LEFT JOIN offline_gifts og ON og.entry_id = g.id
+    CROSS JOIN LATERAL (
+      SELECT coalesce(sum(a.amount), 0) AS adjusted, coalesce(sum(a.amount) FILTER (WHERE a.kind = 'void'), 0) AS voided
+        FROM ledger_entries a WHERE a.gift_entry_id = g.id) adj`;
 
 /**
  * One page of gifts, newest first, after `cursor`: a walk down ledger_entries_gift_recent_idx from
@@ -93,12 +105,14 @@ export function giftKind(row: { frequency: GiftRow['frequency']; renewal: boolea
 export const sourceLabel = (source: GiftRow['source']) => (source === 'offline' ? 'Offline' : 'Online');
 
 const major = (minor: number, currency: string) => minorToMajorString(minor, currency, true);
-export const refundedOf = (row: GiftRow) => -Number(row.adjusted);
+/** Given back: refunds and lost disputes, less refund reversals (a void is not money given back). */
+export const refundedOf = (row: GiftRow) => Number(row.voided) - Number(row.adjusted);
+export const voidedOf = (row: GiftRow) => -Number(row.voided);
 export const netOf = (row: GiftRow) => Number(row.amount) + Number(row.adjusted);
 
 const GIFT_COLUMNS: CsvColumn<GiftRow>[] = [
   { header: 'gift_id', cell: (r) => r.id },
-  { header: 'date', cell: (r) => r.at_text },
+  { header: 'date', cell: (r) => new Date(r.occurred_at).toISOString() },
   { header: 'campaign', cell: (r) => r.campaign_slug },
   { header: 'donor_name', cell: (r) => r.donor_name, text: true },
   { header: 'donor_email', cell: (r) => r.donor_email, text: true },
@@ -106,11 +120,15 @@ const GIFT_COLUMNS: CsvColumn<GiftRow>[] = [
   { header: 'source', cell: (r) => sourceLabel(r.source).toLowerCase() },
   { header: 'currency', cell: (r) => r.currency.toUpperCase() },
   { header: 'amount', cell: (r) => major(Number(r.amount), r.currency) },
+  // The part of amount the donor added to cover the fees.
+  { header: 'fee_cover', cell: (r) => major(Number(r.fee_cover_amount), r.currency) },
   { header: 'refunded', cell: (r) => major(refundedOf(r), r.currency) },
+  { header: 'voided', cell: (r) => major(voidedOf(r), r.currency) },
   { header: 'net', cell: (r) => major(netOf(r), r.currency) },
   { header: 'stripe_payment_intent', cell: (r) => r.stripe_payment_intent_id },
   { header: 'offline_method', cell: (r) => r.offline_method },
   { header: 'offline_reference', cell: (r) => r.offline_reference, text: true },
+  { header: 'dedication', cell: (r) => r.dedication, text: true },
 ];
 
 /** Every gift the filters select, newest first, as the CSV exporter streams it. */

@@ -4,8 +4,8 @@ import type { Config } from '../../config';
 import { formatCharge, minorToMajorString } from '../../money';
 import { NotFoundError } from '../../web/errors';
 import { findGift, giftAdjustments, giftEvents, giftRefundRequests, refundableAmount, type RefundRequest } from './gift-detail';
-import { filterQueryString, type GiftFilterValues } from './gift-filters';
-import { giftKind, netOf, refundedOf, sourceLabel, type GiftRow } from './gift-list';
+import { filterQueryString, type CampaignChoice, type GiftFilterValues } from './gift-filters';
+import { giftKind, netOf, refundedOf, sourceLabel, voidedOf, type GiftRow } from './gift-list';
 import type { QueuedComment } from './comment-moderation';
 
 /** "2026-11-27 20:44 UTC": the console shows times in UTC, like its filters. */
@@ -13,7 +13,19 @@ export const utcMinute = (at: Date) => `${at.toISOString().slice(0, 16).replace(
 
 const ADJUSTMENT_LABELS: Record<string, string> = { refund: 'Refund', dispute_lost: 'Lost dispute', refund_reversal: 'Refund reversed (failed)', void: 'Void' };
 
-export function giftListModel(values: GiftFilterValues, rows: GiftRow[], next: string | null, errors: Record<string, string> = {}) {
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+/** The campaign filter's choices: every campaign, and a slug typed into the address that none has (shown with its error). */
+function campaignOptions(campaigns: CampaignChoice[], selected: string) {
+  const known = campaigns.some((c) => c.slug === selected);
+  return [
+    { value: '', label: 'All campaigns', selected: selected === '' },
+    ...campaigns.map((c) => ({ value: c.slug, label: c.title, selected: c.slug === selected })),
+    ...(selected && !known ? [{ value: selected, label: selected, selected: true }] : []),
+  ];
+}
+
+export function giftListModel(values: GiftFilterValues, campaigns: CampaignChoice[], rows: GiftRow[], next: string | null, errors: Record<string, string> = {}) {
   const query = filterQueryString(values);
   return {
     filters: values,
@@ -29,11 +41,14 @@ export function giftListModel(values: GiftFilterValues, rows: GiftRow[], next: s
       source: sourceLabel(r.source),
       amount: formatCharge(Number(r.amount), r.currency),
       refunded: refundedOf(r) ? formatCharge(refundedOf(r), r.currency) : '',
+      voided: voidedOf(r) !== 0,
       net: formatCharge(netOf(r), r.currency),
     })),
     nextHref: next ? `/admin/gifts?${query ? `${query}&` : ''}after=${encodeURIComponent(next)}` : null,
     exportHref: `/admin/exports/gifts.csv${query ? `?${query}` : ''}`,
     options: {
+      campaign: campaignOptions(campaigns, values.campaign),
+      fyStart: MONTHS.map((label, i) => ({ value: String(i + 1), label, selected: (values.fy_start || '1') === String(i + 1) })),
       frequency: [['', 'Any'], ['once', 'One-off'], ['recurring', 'Recurring']].map(([value, label]) => ({ value, label, selected: values.frequency === value })),
       source: [['', 'Any'], ['online', 'Online'], ['offline', 'Offline']].map(([value, label]) => ({ value, label, selected: values.source === value })),
       refunded: [['', 'Any'], ['yes', 'Refunded or disputed'], ['no', 'Not refunded']].map(([value, label]) => ({ value, label, selected: values.refunded === value })),

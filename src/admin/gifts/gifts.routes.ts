@@ -3,7 +3,7 @@ import { audit } from '../accounts/admin-accounts.service';
 import type { AdminDeps } from '../admin.routes';
 import { renderAdmin } from '../admin-view';
 import { moderateComment, moderationQueue, type ModerationAction } from './comment-moderation';
-import { parseGiftFilters } from './gift-filters';
+import { campaignChoices, parseGiftFilters } from './gift-filters';
 import { giftsCsvQuery, listGifts, parseCursor } from './gift-list';
 import { giftListModel, giftPageModel, moderationModel, type GiftPageForm } from './gift-pages';
 import { GiftRefunds } from './gift-refunds';
@@ -18,16 +18,16 @@ export function giftRoutes(deps: AdminDeps): Router {
     const cursor = parseCursor(req.query.after);
     if (!parsed.ok || cursor === 'invalid') {
       const errors = parsed.ok ? { after: 'This page link is broken: start again from the first page.' } : parsed.errors;
-      return renderAdmin(req, res, 'admin/gifts/list', { title: 'Gifts', section: 'gifts', status: 400, ...giftListModel(parsed.values, [], null, errors) });
+      return renderAdmin(req, res, 'admin/gifts/list', { title: 'Gifts', section: 'gifts', status: 400, ...giftListModel(parsed.values, await campaignChoices(deps.dataSource), [], null, errors) });
     }
     const page = await listGifts(deps.dataSource, parsed.filters, cursor);
-    renderAdmin(req, res, 'admin/gifts/list', { title: 'Gifts', section: 'gifts', firstPage: cursor === null, ...giftListModel(parsed.values, page.rows, page.next) });
+    renderAdmin(req, res, 'admin/gifts/list', { title: 'Gifts', section: 'gifts', firstPage: cursor === null, ...giftListModel(parsed.values, await campaignChoices(deps.dataSource), page.rows, page.next) });
   });
 
   router.get('/exports/gifts.csv', async (req, res) => {
     const parsed = await parseGiftFilters(deps.dataSource, req.query);
     if (!parsed.ok) {
-      return renderAdmin(req, res, 'admin/gifts/list', { title: 'Gifts', section: 'gifts', status: 400, ...giftListModel(parsed.values, [], null, parsed.errors) });
+      return renderAdmin(req, res, 'admin/gifts/list', { title: 'Gifts', section: 'gifts', status: 400, ...giftListModel(parsed.values, await campaignChoices(deps.dataSource), [], null, parsed.errors) });
     }
     // A read, yet audited like the other exports: who took which personal data out, and when.
     await audit(deps.dataSource.manager, { adminId: req.admin!.id, action: 'export.gifts', subjectType: 'export', subjectId: null, after: parsed.values });

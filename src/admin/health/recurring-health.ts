@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
-import { formatCharge } from '../../money';
+import { formatCharge, formatMoney } from '../../money';
+import { monthlyShareOfAnnual } from '../dashboard/pace';
 import { consoleTime } from '../console-time';
 
 /** The most of each list the page shows (the counts above them are whole). */
@@ -47,7 +48,7 @@ const FROM_PLANS = `FROM recurring_gifts rg LEFT JOIN donors d ON d.id = rg.dono
  * ENDING_SOON_DAYS. Each list walks a partial index (migration 1764530000000).
  */
 export async function recurringHealth(dataSource: DataSource) {
-  const [pastDue, ending, [counts]] = await Promise.all([
+  const [pastDue, ending, [counts], active] = await Promise.all([
     dataSource.query(
       `SELECT ${PLAN_COLUMNS} ${FROM_PLANS}
         WHERE rg.status IN ('past_due', 'unpaid')
@@ -68,8 +69,10 @@ export async function recurringHealth(dataSource: DataSource) {
                   AND coalesce(cancel_at, current_period_end) < now() + make_interval(days => $1))::int AS "endingSoon"`,
       [ENDING_SOON_DAYS],
     ) as Promise<{ pastDue: number; endingSoon: number }[]>,
+    activePlans(dataSource),
   ]);
   return {
+    active,
     pastDueCount: counts.pastDue,
     endingSoonCount: counts.endingSoon,
     endingSoonDays: ENDING_SOON_DAYS,
@@ -84,6 +87,30 @@ export async function recurringHealth(dataSource: DataSource) {
     })),
     ending: ending.map((p) => ({ ...planWords(p), endsAt: consoleTime(p.endsAt), how: p.cancelAtPeriodEnd ? 'at period end' : 'on a set date' })),
   };
+}
+
+/**
+ * Plans Stripe is charging (active or trialing, not paused; those set to end count until they do),
+ * per currency: how many, and what they bring a month, annual plans at a twelfth (rounded half up,
+ * as the dashboard's new plans). One aggregate over recurring_gifts, which holds a row per plan
+ * (far fewer than gifts).
+ */
+async function activePlans(dataSource: DataSource) {
+  const rows: { currency: string; monthly: number; annual: number; monthlyAmount: string; annualAmount: string }[] = await dataSource.query(
+    `SELECT currency, count(*) FILTER (WHERE interval = 'month')::int AS monthly, count(*) FILTER (WHERE interval = 'year')::int AS annual,
+            coalesce(sum(amount) FILTER (WHERE interval = 'month'), 0)::bigint::text AS "monthlyAmount",
+            coalesce(sum(amount) FILTER (WHERE interval = 'year'), 0)::bigint::text AS "annualAmount"
+       FROM recurring_gifts
+      WHERE status IN ('active', 'trialing') AND NOT paused AND amount IS NOT NULL AND currency IS NOT NULL AND interval IN ('month', 'year')
+      GROUP BY currency ORDER BY currency`,
+  );
+  return rows.map((r) => ({
+    currencyCode: r.currency.trim().toUpperCase(),
+    plans: r.monthly + r.annual,
+    monthly: r.monthly,
+    annual: r.annual,
+    monthlyValue: formatMoney(Number(r.monthlyAmount) + monthlyShareOfAnnual(Number(r.annualAmount)), r.currency.trim()),
+  }));
 }
 
 function planWords(p: PlanRow) {

@@ -8,13 +8,16 @@ import { HEALTH_LIST_LIMIT } from './recurring-health';
 const EVENT_ID = /^evt_[A-Za-z0-9_]{1,250}$/;
 export const isEventId = (value: unknown): value is string => typeof value === 'string' && EVENT_ID.test(value);
 
+/** The latest ignored events the page lists. */
+export const IGNORED_LIST_LIMIT = 20;
+
 /**
  * The webhook inbox at a glance: when Stripe last reached us, what became of the last day's
- * events, what still waits, and the events parked as failed with their error. Every figure reads
+ * events, what still waits, the events parked as failed with their error, and the latest ignored ones with why. Every figure reads
  * an index (received_at, or a partial index per waiting status), never the whole inbox.
  */
 export async function webhookHealth(dataSource: DataSource) {
-  const [[latest], lastDay, [waiting], parked] = await Promise.all([
+  const [[latest], lastDay, [waiting], parked, ignored] = await Promise.all([
     dataSource.query(`SELECT max(received_at) AS at FROM stripe_events`) as Promise<{ at: Date | null }[]>,
     dataSource.query(
       `SELECT status, count(*)::int AS events FROM stripe_events WHERE received_at > now() - interval '24 hours' GROUP BY status ORDER BY status`,
@@ -30,12 +33,19 @@ export async function webhookHealth(dataSource: DataSource) {
          FROM stripe_events WHERE status = 'failed' ORDER BY received_at DESC LIMIT $1`,
       [HEALTH_LIST_LIMIT],
     ) as Promise<{ id: string; type: string; attempts: number; lastError: string | null; receivedAt: Date; createdAt: Date; purged: boolean }[]>,
+    // A walk down stripe_events_ignored_idx (migration 1764546000000): 20 rows whatever the inbox holds.
+    dataSource.query(
+      `SELECT id, type, outcome_reason AS reason, received_at AS "receivedAt"
+         FROM stripe_events WHERE status = 'ignored' ORDER BY received_at DESC LIMIT $1`,
+      [IGNORED_LIST_LIMIT],
+    ) as Promise<{ id: string; type: string; reason: string | null; receivedAt: Date }[]>,
   ]);
   return {
     lastReceived: consoleTime(latest?.at ?? null),
     lastDay,
     waiting,
     parked: parked.map((e) => ({ id: e.id, type: e.type, attempts: e.attempts, error: e.lastError, received: consoleTime(e.receivedAt), created: consoleTime(e.createdAt), purged: e.purged })),
+    ignored: ignored.map((e) => ({ id: e.id, type: e.type, reason: e.reason, received: consoleTime(e.receivedAt) })),
   };
 }
 
