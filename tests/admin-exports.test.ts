@@ -87,12 +87,12 @@ describe('donors.csv', () => {
   it('one row per donor and currency, amounts in major units, ISO dates, erased donors left out; a viewer may export', async () => {
     const res = await viewer.get('/admin/exports/donors.csv');
     expectCsv(res, 'donors.csv');
-    expect(parseCsv(res.text)[0]).toEqual(['donor_id', 'email', 'name', 'currency', 'gifts', 'first_gift_at', 'last_gift_at', 'given', 'refunded', 'net']);
+    expect(parseCsv(res.text)[0]).toEqual(['donor_id', 'email', 'name', 'currency', 'gifts', 'first_gift_at', 'last_gift_at', 'given', 'refunded', 'voided', 'net']);
     const records = csvRecords(res.text);
     const ana = records.filter((r) => r.email === 'ana@example.org');
     expect(ana.map(({ donor_id: _id, ...rest }) => rest)).toEqual([
-      { email: 'ana@example.org', name: 'Ana "Nana" Müller,\nJr. 😀', currency: 'EUR', gifts: '1', first_gift_at: '2025-06-03T12:00:00.000Z', last_gift_at: '2025-06-03T12:00:00.000Z', given: '40.00', refunded: '0.00', net: '40.00' },
-      { email: 'ana@example.org', name: 'Ana "Nana" Müller,\nJr. 😀', currency: 'USD', gifts: '2', first_gift_at: '2024-03-01T10:00:00.000Z', last_gift_at: '2025-05-02T11:00:00.000Z', given: '35.50', refunded: '5.00', net: '30.50' },
+      { email: 'ana@example.org', name: 'Ana "Nana" Müller,\nJr. 😀', currency: 'EUR', gifts: '1', first_gift_at: '2025-06-03T12:00:00.000Z', last_gift_at: '2025-06-03T12:00:00.000Z', given: '40.00', refunded: '0.00', voided: '0.00', net: '40.00' },
+      { email: 'ana@example.org', name: 'Ana "Nana" Müller,\nJr. 😀', currency: 'USD', gifts: '2', first_gift_at: '2024-03-01T10:00:00.000Z', last_gift_at: '2025-05-02T11:00:00.000Z', given: '35.50', refunded: '5.00', voided: '0.00', net: '30.50' },
     ]);
     expect(records.some((r) => r.email === '' || r.name === 'Erased Person')).toBe(false);
     expect(records).toHaveLength(2 + Object.keys(HOSTILE_NAMES).length);

@@ -97,7 +97,7 @@ function formatted(stats: CampaignStats) {
     latestGifts: stats.latestGifts.map((g) => ({
       name: g.name,
       amount: money(g.amount),
-      netNote: g.net !== g.amount ? `${money(g.net)} after refunds` : null,
+      netNote: g.net === g.amount ? null : g.net === 0 && g.source === 'offline' ? 'voided' : `${money(g.net)} after refunds`,
       kind: giftKind(g),
       at: dateTime(g.occurredAt),
     })),

@@ -13,7 +13,8 @@ interface DonorRow {
   first_gift_at: Date;
   last_gift_at: Date;
   given: string;
-  adjusted: string;
+  refunded: string;
+  voided: string;
 }
 
 const major = (minor: string | number, currency: string) => minorToMajorString(Number(minor), currency.trim(), true);
@@ -27,9 +28,11 @@ const DONOR_COLUMNS: CsvColumn<DonorRow>[] = [
   { header: 'first_gift_at', cell: (r) => new Date(r.first_gift_at).toISOString() },
   { header: 'last_gift_at', cell: (r) => new Date(r.last_gift_at).toISOString() },
   { header: 'given', cell: (r) => major(r.given, r.currency) },
-  // Refunds, lost disputes and voids, less refund reversals: what was taken back of these gifts since.
-  { header: 'refunded', cell: (r) => major(0 - Number(r.adjusted), r.currency) },
-  { header: 'net', cell: (r) => major(Number(r.given) + Number(r.adjusted), r.currency) },
+  // Refunds and lost disputes, less refund reversals: what was given back of these gifts since.
+  { header: 'refunded', cell: (r) => major(0 - Number(r.refunded), r.currency) },
+  // Offline gifts recorded by mistake (or bounced): never given, so apart from refunds.
+  { header: 'voided', cell: (r) => major(0 - Number(r.voided), r.currency) },
+  { header: 'net', cell: (r) => major(Number(r.given) + Number(r.refunded) + Number(r.voided), r.currency) },
 ];
 
 /**
@@ -46,10 +49,11 @@ export function donorsExport(year: number | null): CsvQuery<DonorRow> {
     sql: `
       SELECT d.id AS donor_id, d.email, d.name, g.currency,
              count(*)::int AS gifts, min(g.occurred_at) AS first_gift_at, max(g.occurred_at) AS last_gift_at,
-             sum(g.amount)::bigint AS given, COALESCE(sum(adj.amount), 0)::bigint AS adjusted
+             sum(g.amount)::bigint AS given, COALESCE(sum(adj.refunded), 0)::bigint AS refunded, COALESCE(sum(adj.voided), 0)::bigint AS voided
         FROM ledger_entries g
         JOIN donors d ON d.id = g.donor_id
-        LEFT JOIN (SELECT gift_entry_id, sum(amount) AS amount FROM ledger_entries WHERE gift_entry_id IS NOT NULL GROUP BY gift_entry_id) adj
+        LEFT JOIN (SELECT gift_entry_id, sum(amount) FILTER (WHERE kind <> 'void') AS refunded, sum(amount) FILTER (WHERE kind = 'void') AS voided
+                     FROM ledger_entries WHERE gift_entry_id IS NOT NULL GROUP BY gift_entry_id) adj
                ON adj.gift_entry_id = g.id
        WHERE g.kind = 'gift' AND ${NOT_ERASED}
          AND ($1::timestamptz IS NULL OR g.occurred_at >= $1) AND ($2::timestamptz IS NULL OR g.occurred_at < $2)
