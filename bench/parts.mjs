@@ -166,7 +166,12 @@ export async function runDashboard(ctx) {
   const base = `http://127.0.0.1:${port}`;
   try {
     const cookie = await signedInAdminCookie(ctx.url, base);
-    const routes = [['dashboard_page', `/admin/campaigns/${slug}`], ['dashboard_stats', `/admin/campaigns/${slug}/stats.json`]];
+    const routes = [
+      ['dashboard_page', `/admin/campaigns/${slug}`], ['dashboard_stats', `/admin/campaigns/${slug}/stats.json`],
+      // The rest of the console a campaign team keeps open: the gift list, a gift search by email, the donor search.
+      ['gift_list', `/admin/gifts?campaign=${slug}`], ['gift_search', '/admin/gifts?q=donor4321%40bench.example'],
+      ['donor_search', '/admin/donors?q=donor4321'],
+    ];
     for (const [name, path] of routes) {
       const request = { url: base + path, connections: 50, headers: { cookie } };
       await load({ ...request, duration: 2 }); // warm up: JIT, pool, the stats cache

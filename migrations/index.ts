@@ -17,6 +17,7 @@ import { OfflineGifts1764525000000 } from './1764525000000-OfflineGifts';
 import { OfflineGiftIndexes1764525100000 } from './1764525100000-OfflineGiftIndexes';
 import { AdminDonors1764530000000 } from './1764530000000-AdminDonors';
 import { IgnoredWebhookIndex1764546000000 } from './1764546000000-IgnoredWebhookIndex';
+import { DonorTextSearch1764547000000 } from './1764547000000-DonorTextSearch';
 
 /** Every migration, oldest first. Listed explicitly so compiled and test runs load the same set. */
 export const migrations = [
@@ -39,4 +40,5 @@ export const migrations = [
   OfflineGiftIndexes1764525100000,
   AdminDonors1764530000000,
   IgnoredWebhookIndex1764546000000,
+  DonorTextSearch1764547000000,
 ];

@@ -124,7 +124,7 @@ function utcDay(text: string): Date | null {
 /**
  * The WHERE conditions (on `g`, a gift row of ledger_entries) for the filters, with their parameters
  * numbered from `firstParam`. Each condition keeps the walk down the (occurred_at, id) index: the
- * donor search looks up matching donors and intents once (hashed subplans), not per gift.
+ * donor search looks up matching donors once, by index, not per gift.
  */
 export function giftFilterSql(filters: GiftFilters, firstParam = 1): { conditions: string[]; params: unknown[] } {
   // amount > 0 holds for every gift: it is ledger_entries_gift_recent_idx's predicate (see its migration).
@@ -145,8 +145,8 @@ export function giftFilterSql(filters: GiftFilters, firstParam = 1): { condition
   }
   if (filters.search) {
     const pattern = param(`%${filters.search.toLowerCase().replace(/[\\%_]/g, '\\$&')}%`);
-    conditions.push(`(g.donor_id IN (SELECT sd.id FROM donors sd WHERE lower(sd.email) LIKE ${pattern} OR lower(sd.name) LIKE ${pattern})
-      OR g.checkout_intent_id IN (SELECT si.id FROM checkout_intents si WHERE lower(si.donor_name) LIKE ${pattern} AND si.status = 'completed'))`);
+    // The donor's email and name as Kettle keeps them, through their trigram indexes (migration 1764547000000).
+    conditions.push(`g.donor_id IN (SELECT sd.id FROM donors sd WHERE lower(sd.email) LIKE ${pattern} OR lower(sd.name) LIKE ${pattern})`);
   }
   return { conditions, params };
 }
