@@ -337,6 +337,6 @@ describe('a donor\'s data', () => {
     const page = await admin.get(`/admin/gifts/${giftId}`);
     expect(page.status).toBe(200);
     expect(page.text).not.toMatch(/Chequewriter|1044|High Street/);
-    expect(page.text).toContain('cheque');
+    expect(page.text).toContain('Cheque');
   });
 });

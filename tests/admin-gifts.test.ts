@@ -204,7 +204,7 @@ describe('a gift page', () => {
     expect(page.text).toContain(`action="/admin/gifts/${giftId}/void"`);
     expect(page.text).toContain('name="reason"');
     expect(page.text).not.toContain('name="request_key"');
-    expect(page.text).toContain('cheque (CHQ-&lt;b&gt;77&lt;/b&gt;), received on 2026-01-15');
+    expect(page.text).toContain('Cheque (CHQ-&lt;b&gt;77&lt;/b&gt;), received on 2026-01-15');
     const viewer = await signedInAdmin(kettle, 'viewer');
     expect((await viewer.get(`/admin/gifts/${giftId}`)).text).not.toContain('/void"');
     const refused = await admin.post(`/admin/gifts/${giftId}/refund`, { amount: '5', request_key: crypto.randomUUID() });

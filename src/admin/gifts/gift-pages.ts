@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config';
+import { offlineMethodWords } from '../../donations/gift-words';
 import { formatCharge, minorToMajorString } from '../../money';
 import { NotFoundError } from '../../web/errors';
 import { findGift, giftAdjustments, giftEvents, giftRefundRequests, refundableAmount, type RefundRequest } from './gift-detail';
@@ -99,7 +100,7 @@ export async function giftPageModel(dataSource: DataSource, config: Config, idTe
       source: sourceLabel(gift.source),
       // The void form (POST /admin/gifts/:id/void, offline-gifts.routes.ts) while the gift still counts.
       voidable: gift.source === 'offline' && !adjustments.some((a) => a.kind === 'void'),
-      offline: gift.offline,
+      offline: gift.offline && { ...gift.offline, method: offlineMethodWords(gift.offline.method) ?? 'Other' },
       campaign: gift.campaign,
       donor: gift.donor,
     },
