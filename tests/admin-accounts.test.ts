@@ -241,3 +241,18 @@ describe('roles, sign-out and signing everyone out', () => {
     expect(page.text).toContain('<td>command line</td><td>admin_account.create</td>');
   });
 });
+
+describe('pages that do not exist', () => {
+  it('answer a signed-in admin with a 404 inside the console, and anyone else with the sign-in page', async () => {
+    const client = await signedIn(await createAdmin('viewer'), '10.9.0.1');
+    for (const path of ['/admin/no-such-page', '/admin/gifts/00000000-0000-4000-8000-000000000000', '/admin/campaigns/no-such-campaign']) {
+      const res = await client.get(path);
+      expect(res.status, path).toBe(404);
+      expect(res.text).toContain('class="admin-nav"');
+      expect(res.text).toContain('<a href="/admin">Back to the dashboard</a>');
+    }
+    const stranger = await browser('10.9.0.2').get('/admin/no-such-page');
+    expect(stranger.status).toBe(303);
+    expect(stranger.headers.location).toBe('/admin/sign-in');
+  });
+});

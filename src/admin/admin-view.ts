@@ -19,7 +19,8 @@ export type AdminSection = (typeof NAV)[number]['section'];
 
 export interface AdminPage {
   title: string;
-  section: AdminSection;
+  /** The navigation entry to mark as current; null on pages of no section (an error). */
+  section: AdminSection | null;
   /** 200 unless told: a form shown again with its errors answers 400 (or 409, 422…). */
   status?: number;
   [key: string]: unknown;

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type ErrorRequestHandler } from 'express';
 import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import type { AccountLinks } from '../account/links';
@@ -6,7 +6,9 @@ import type { Config } from '../config';
 import type { PlanActionsService } from '../donations/plan-actions.service';
 import type { Logger } from '../logger';
 import type { Stripe } from '../payments/stripe/stripe-client';
+import { HttpError, NotFoundError } from '../web/errors';
 import { csrfProtection, sessionMiddleware } from '../web/sessions';
+import { renderAdmin } from './admin-view';
 import { requireRole, requireSignedIn } from './admin-access';
 import type { AdminAccountsService } from './accounts/admin-accounts.service';
 import { ADMIN_COOKIE, adminAccountsRoutes, adminSignInRoutes } from './accounts/accounts.routes';
@@ -64,5 +66,12 @@ export function adminRoutes(deps: AdminDeps): Router {
   router.use(offlineGiftRoutes(deps));
   router.use(donorsRoutes(deps));
   router.use(healthRoutes(deps));
+  // A signed-in admin's unknown page or refused request stays in the console (the rest go to the app's error handler).
+  router.use((_req, _res, next) => next(new NotFoundError()));
+  router.use(((err, req, res, next) => {
+    if (!(err instanceof HttpError) || !req.admin || res.headersSent) return next(err);
+    const heading = err.status === 404 ? 'Not found' : 'Please check your request';
+    renderAdmin(req, res, 'admin/error', { title: heading, section: null, status: err.status, heading, message: err.message });
+  }) as ErrorRequestHandler);
   return router;
 }
