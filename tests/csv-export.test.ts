@@ -41,17 +41,20 @@ describe('CsvExporter', () => {
   beforeAll(async () => { db = await createTestDatabase(); });
   afterAll(() => db?.drop());
 
-  it('answers 429 with Retry-After while as many exports as it allows are running, and takes the next once one ends', async () => {
+  it('answers 429 with Retry-After while as many exports as it allows are running (and starts nothing for it), and takes the next once one ends', async () => {
     const exporter = new CsvExporter(db.url, 1);
     const query = { filename: 'n.csv', columns: [{ header: 'n', cell: (r: { n: number }) => r.n }], sql: 'SELECT generate_series(1, 3) AS n', params: [] };
+    const started: string[] = [];
     const first = fakeResponse();
-    const running = exporter.send(first, query);
+    const running = exporter.send(first, query, { onStart: async () => { started.push('first'); } });
 
     const second = fakeResponse();
-    const refused = await exporter.send(second, query).catch((err: unknown) => err);
+    const refused = await exporter.send(second, query, { onStart: async () => { started.push('second'); } }).catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(HttpError);
     expect(refused).toMatchObject({ status: 429, message: 'Other exports are running right now. Please try again in a minute.' });
     expect(second.headers['Retry-After']).toBe('30');
+    // Only an export that happens is audited (onStart).
+    expect(started).toEqual(['first']);
 
     const chunks: Buffer[] = [];
     first.on('data', (chunk: Buffer) => chunks.push(chunk));

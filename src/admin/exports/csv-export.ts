@@ -24,6 +24,11 @@ export interface CsvQuery<Row> {
   params: unknown[];
 }
 
+export interface CsvSendOptions {
+  /** Runs once the export has its slot, before any row goes out (the audit row: only for exports that happen). */
+  onStart?: () => Promise<void>;
+}
+
 /** A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection"). */
 const FORMULA_START = /^[=+\-@\t\r]/;
 
@@ -46,7 +51,7 @@ export class CsvExporter {
 
   constructor(private readonly connectionString: string, private readonly maxConcurrent = 2) {}
 
-  async send<Row>(res: Response, query: CsvQuery<Row>): Promise<void> {
+  async send<Row>(res: Response, query: CsvQuery<Row>, options: CsvSendOptions = {}): Promise<void> {
     if (this.running >= this.maxConcurrent) {
       res.set('Retry-After', '30');
       throw new HttpError(429, 'Other exports are running right now. Please try again in a minute.');
@@ -54,6 +59,7 @@ export class CsvExporter {
     this.running += 1;
     const client = new pg.Client({ connectionString: this.connectionString, statement_timeout: EXPORT_STATEMENT_TIMEOUT_MS, keepAlive: true });
     try {
+      await options.onStart?.();
       await client.connect();
       const rows = client.query(new QueryStream(query.sql, query.params, { batchSize: ROWS_PER_FETCH, highWaterMark: ROWS_PER_FETCH }));
       const toRecord = new Transform({

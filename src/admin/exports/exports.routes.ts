@@ -24,13 +24,11 @@ export function adminExportRoutes(deps: Pick<AdminDeps, 'dataSource' | 'exporter
       if (!parsed.ok) return renderExports(req, res, deps.dataSource, { status: 400, donorsFy: fy, donorsFyError: `Enter a year from 2000 to ${latest}, like ${latest - 1}.` });
       year = parsed.year;
     }
-    await audited(req, 'export.donors', { fy: year });
-    await deps.exporter.send(res, donorsExport(year));
+    await deps.exporter.send(res, donorsExport(year), { onStart: () => audited(req, 'export.donors', { fy: year }) });
   });
 
   router.get('/exports/subscribers.csv', async (req, res) => {
-    await audited(req, 'export.subscribers', {});
-    await deps.exporter.send(res, subscribersExport());
+    await deps.exporter.send(res, subscribersExport(), { onStart: () => audited(req, 'export.subscribers', {}) });
   });
 
   async function audited(req: Request, action: string, filters: Record<string, unknown>) {

@@ -30,8 +30,9 @@ export function giftRoutes(deps: AdminDeps): Router {
       return renderAdmin(req, res, 'admin/gifts/list', { title: 'Gifts', section: 'gifts', status: 400, ...giftListModel(parsed.values, await campaignChoices(deps.dataSource), [], null, parsed.errors) });
     }
     // A read, yet audited like the other exports: who took which personal data out, and when.
-    await audit(deps.dataSource.manager, { adminId: req.admin!.id, action: 'export.gifts', subjectType: 'export', subjectId: null, after: parsed.values });
-    await deps.exporter.send(res, giftsCsvQuery(parsed.filters));
+    await deps.exporter.send(res, giftsCsvQuery(parsed.filters), {
+      onStart: () => audit(deps.dataSource.manager, { adminId: req.admin!.id, action: 'export.gifts', subjectType: 'export', subjectId: null, after: parsed.values }),
+    });
   });
 
   router.get('/gifts/:id', async (req, res) => {
