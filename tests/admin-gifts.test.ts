@@ -109,6 +109,8 @@ describe('the gift list', () => {
     ['refunded=no&campaign=autumn-drive', ['offline']],
     ['q=LOVELACE', ['adaPlan', 'adaSpring']],
     ['q=example.net', ['bobAutumn', 'offline']],
+    ['q=Ada%40Example.org', ['adaPlan', 'adaSpring']],
+    ['q=a%40exam', ['adaPlan', 'adaSpring']],
     ['q=100%25', []],
   ])('filters by %s', async (query, expected) => {
     expect(await listed(query)).toEqual(expected);

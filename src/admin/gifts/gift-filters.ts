@@ -121,6 +121,8 @@ function utcDay(text: string): Date | null {
   return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day ? date : null;
 }
 
+const WHOLE_EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
 /**
  * The WHERE conditions (on `g`, a gift row of ledger_entries) for the filters, with their parameters
  * numbered from `firstParam`. Each condition keeps the walk down the (occurred_at, id) index: the
@@ -143,7 +145,10 @@ export function giftFilterSql(filters: GiftFilters, firstParam = 1): { condition
   if (filters.refunded !== null) {
     conditions.push(`${filters.refunded ? '' : 'NOT '}EXISTS (SELECT 1 FROM ledger_entries r WHERE r.gift_entry_id = g.id AND r.kind IN ('refund', 'dispute_lost'))`);
   }
-  if (filters.search) {
+  if (filters.search && WHOLE_EMAIL.test(filters.search)) {
+    // A whole address (the donor wrote to us) is that donor, through the unique index on lower(email).
+    conditions.push(`g.donor_id IN (SELECT sd.id FROM donors sd WHERE lower(sd.email) = lower(${param(filters.search)}))`);
+  } else if (filters.search) {
     const pattern = param(`%${filters.search.toLowerCase().replace(/[\\%_]/g, '\\$&')}%`);
     // The donor's email and name as Kettle keeps them, through their trigram indexes (migration 1764547000000).
     conditions.push(`g.donor_id IN (SELECT sd.id FROM donors sd WHERE lower(sd.email) LIKE ${pattern} OR lower(sd.name) LIKE ${pattern})`);
