@@ -88,12 +88,13 @@ export async function createAdminAccount(dataSource: DataSource, input: { email:
 
 /** Signing in to the admin console, who is signed in, signing everyone out, the audit log. */
 export class AdminAccountsService {
-  /** Unknown emails are verified against this, so they take as long as a wrong password. */
-  private readonly dummyHash: Promise<string>;
+  /**
+   * Unknown emails are verified against this, so they take as long as a wrong password. Made with the
+   * first sign-in, not at boot: argon2 takes 19 MiB and tens of milliseconds every instance would pay.
+   */
+  private dummyHash: Promise<string> | null = null;
 
-  constructor(private readonly dataSource: DataSource, private readonly limiter: AdminSignInLimiter) {
-    this.dummyHash = hashPassword(randomBytes(16).toString('hex'));
-  }
+  constructor(private readonly dataSource: DataSource, private readonly limiter: AdminSignInLimiter) {}
 
   async signIn(emailInput: unknown, passwordInput: unknown, ip: string): Promise<SignInOutcome> {
     const email = typeof emailInput === 'string' ? emailInput.trim().slice(0, 320) : '';
@@ -106,7 +107,7 @@ export class AdminAccountsService {
       [email],
     );
     const found = rows[0];
-    const matches = await verify(found?.passwordHash ?? (await this.dummyHash), password);
+    const matches = await verify(found?.passwordHash ?? (await (this.dummyHash ??= hashPassword(randomBytes(16).toString('hex')))), password);
     if (found && matches) {
       await this.limiter.succeeded(email);
       await this.dataSource.query(`UPDATE admin_accounts SET failed_attempts = 0, locked_until = NULL WHERE id = $1`, [found.id]);
