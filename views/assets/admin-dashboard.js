@@ -40,7 +40,8 @@
     var body = root.querySelector('[data-field="latestGifts"]');
     var rows = stats.latestGifts.map(function (gift) {
       var tr = document.createElement('tr');
-      var amount = money(gift.amount) + (gift.net !== gift.amount ? ' (' + money(gift.net) + ' after refunds)' : '');
+      var note = gift.net === gift.amount ? null : gift.net === 0 && gift.source === 'offline' ? 'voided' : money(gift.net) + ' after refunds';
+      var amount = money(gift.amount) + (note ? ' (' + note + ')' : '');
       tr.append(cell(gift.name), cell(amount, 'num'), cell(giftKind(gift)), cell(DATE.format(new Date(gift.occurredAt)) + ' UTC'));
       return tr;
     });

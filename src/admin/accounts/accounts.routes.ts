@@ -1,4 +1,5 @@
 import { Router, type Request, type Response } from 'express';
+import { asUuid } from '../../donations/checkout-intent.service';
 import { plainText } from '../../donations/donation-form';
 import { NotFoundError } from '../../web/errors';
 import { csrfProtection, csrfToken, destroySession, regenerateSession } from '../../web/sessions';
@@ -103,12 +104,11 @@ const NOTICES: Record<string, string> = {
   unchanged: 'Nothing to change.',
 };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** An account id from the URL: anything not a uuid is no account (404), never a database error. */
 function accountId(id: string | string[]): string {
-  if (typeof id !== 'string' || !UUID.test(id)) throw new NotFoundError('There is no such admin account.');
-  return id;
+  const uuid = asUuid(id);
+  if (!uuid) throw new NotFoundError('There is no such admin account.');
+  return uuid;
 }
 
 async function answerChange(req: Request, res: Response, accounts: AdminAccountsService, outcome: AccountChange, done: string): Promise<void> {

@@ -1,4 +1,5 @@
 import { formatMoney } from '../../money';
+import { giftKind } from '../gifts/gift-list';
 import type { CampaignStats, LatestGift } from './campaign-stats';
 
 const UTC_DATE_TIME = new Intl.DateTimeFormat('en-GB', {
@@ -6,13 +7,8 @@ const UTC_DATE_TIME = new Intl.DateTimeFormat('en-GB', {
 });
 const dateTime = (iso: string) => `${UTC_DATE_TIME.format(new Date(iso))} UTC`;
 
-const KIND_LABELS = { once: 'One-off', monthly: 'Monthly', annual: 'Annual' } as const;
-
-function giftKind(gift: LatestGift): string {
-  const frequency = KIND_LABELS[gift.frequency ?? 'once'];
-  const kind = gift.renewal ? `${frequency} (renewal)` : frequency;
-  return gift.source === 'offline' ? `${kind}, offline` : kind;
-}
+/** The gift list's kind words, and where it was given when not online (the script says the same). */
+const latestGiftKind = (gift: LatestGift): string => (gift.source === 'offline' ? `${giftKind(gift)}, offline` : giftKind(gift));
 
 /** What the pace says in words, for the page and the script alike (stats.json carries the numbers). */
 export function paceNote(stats: CampaignStats): string {
@@ -97,8 +93,9 @@ function formatted(stats: CampaignStats) {
     latestGifts: stats.latestGifts.map((g) => ({
       name: g.name,
       amount: money(g.amount),
+      // An offline gift at nothing was voided (they are never refunded); the script words it the same way.
       netNote: g.net === g.amount ? null : g.net === 0 && g.source === 'offline' ? 'voided' : `${money(g.net)} after refunds`,
-      kind: giftKind(g),
+      kind: latestGiftKind(g),
       at: dateTime(g.occurredAt),
     })),
   };

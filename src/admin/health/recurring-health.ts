@@ -48,25 +48,26 @@ const FROM_PLANS = `FROM recurring_gifts rg LEFT JOIN donors d ON d.id = rg.dono
  * ENDING_SOON_DAYS. Each list walks a partial index (migration 1764530000000).
  */
 export async function recurringHealth(dataSource: DataSource) {
+  // Each list and its count share one condition (on recurring_gifts as rg); $1 is ENDING_SOON_DAYS.
+  const pastDueWhere = `rg.status IN ('past_due', 'unpaid')`;
+  const endingSoonWhere = `rg.status NOT IN ('canceled', 'incomplete_expired') AND (rg.cancel_at_period_end OR rg.cancel_at IS NOT NULL)
+          AND coalesce(rg.cancel_at, rg.current_period_end) < now() + make_interval(days => $1)`;
   const [pastDue, ending, [counts], active] = await Promise.all([
     dataSource.query(
       `SELECT ${PLAN_COLUMNS} ${FROM_PLANS}
-        WHERE rg.status IN ('past_due', 'unpaid')
+        WHERE ${pastDueWhere}
         ORDER BY rg.last_payment_failed_at DESC NULLS LAST LIMIT $1`,
       [HEALTH_LIST_LIMIT],
     ) as Promise<PlanRow[]>,
     dataSource.query(
       `SELECT ${PLAN_COLUMNS} ${FROM_PLANS}
-        WHERE rg.status NOT IN ('canceled', 'incomplete_expired') AND (rg.cancel_at_period_end OR rg.cancel_at IS NOT NULL)
-          AND coalesce(rg.cancel_at, rg.current_period_end) < now() + make_interval(days => $2)
-        ORDER BY coalesce(rg.cancel_at, rg.current_period_end) LIMIT $1`,
-      [HEALTH_LIST_LIMIT, ENDING_SOON_DAYS],
+        WHERE ${endingSoonWhere}
+        ORDER BY coalesce(rg.cancel_at, rg.current_period_end) LIMIT $2`,
+      [ENDING_SOON_DAYS, HEALTH_LIST_LIMIT],
     ) as Promise<PlanRow[]>,
     dataSource.query(
-      `SELECT (SELECT count(*) FROM recurring_gifts WHERE status IN ('past_due', 'unpaid'))::int AS "pastDue",
-              (SELECT count(*) FROM recurring_gifts
-                WHERE status NOT IN ('canceled', 'incomplete_expired') AND (cancel_at_period_end OR cancel_at IS NOT NULL)
-                  AND coalesce(cancel_at, current_period_end) < now() + make_interval(days => $1))::int AS "endingSoon"`,
+      `SELECT (SELECT count(*) FROM recurring_gifts rg WHERE ${pastDueWhere})::int AS "pastDue",
+              (SELECT count(*) FROM recurring_gifts rg WHERE ${endingSoonWhere})::int AS "endingSoon"`,
       [ENDING_SOON_DAYS],
     ) as Promise<{ pastDue: number; endingSoon: number }[]>,
     activePlans(dataSource),

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import type { Campaign } from '../../campaigns/campaign.entity';
 import { findCampaignBySlug } from '../../campaigns/campaign.service';
+import { asUuid } from '../../donations/checkout-intent.service';
 import { longDate } from '../../dates';
 import { OFFLINE_METHODS, offlineMethodWords } from '../../donations/gift-words';
 import { formatCharge } from '../../money';
@@ -11,7 +12,6 @@ import type { AdminDeps } from '../admin.routes';
 import { earliestReceivedOn, parseOfflineGiftForm, parseVoidReason, utcDay, type OfflineGiftField, type OfflineGiftValues } from './offline-gift-form';
 import { findGiftToVoid, recordOfflineGift, voidOfflineGift, type GiftToVoid } from './offline-gifts.service';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Recording gifts that did not come through Stripe (cheques, transfers, cash), and voiding them. */
 export function offlineGiftRoutes(deps: Pick<AdminDeps, 'dataSource'>): Router {
@@ -69,7 +69,8 @@ async function campaignOf(deps: Pick<AdminDeps, 'dataSource'>, slug: string): Pr
 }
 
 async function giftOf(deps: Pick<AdminDeps, 'dataSource'>, id: string): Promise<GiftToVoid> {
-  const gift = UUID.test(id) ? await findGiftToVoid(deps.dataSource.manager, id) : null;
+  const uuid = asUuid(id);
+  const gift = uuid ? await findGiftToVoid(deps.dataSource.manager, uuid) : null;
   if (!gift) throw new NotFoundError('We could not find that gift.');
   return gift;
 }
