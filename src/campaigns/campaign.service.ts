@@ -6,7 +6,7 @@ import { currencyRule, formatMoney, isSupportedCurrency, MAX_CHARGE_MINOR, SUPPO
 import { Campaign, FREQUENCIES } from './campaign.entity';
 
 /** A hero image: an https URL, or a path on this site ("/assets/hero.jpg"), never a protocol-relative or script URL. */
-export function isHeroImageUrl(value: string): boolean {
+function isHeroImageUrl(value: string): boolean {
   if (/[\s\\]/.test(value)) return false;
   if (value.startsWith('/')) return !value.startsWith('//');
   try {
@@ -18,7 +18,7 @@ export function isHeroImageUrl(value: string): boolean {
 }
 
 /** Preset amounts a campaign suggests when none are given: 10, 25 and 50 times the currency's smallest gift. */
-export function defaultPresetAmounts(currency: string): number[] {
+function defaultPresetAmounts(currency: string): number[] {
   const { minMinor } = currencyRule(currency);
   return [10, 25, 50].map((n) => n * minMinor);
 }

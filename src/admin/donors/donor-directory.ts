@@ -29,7 +29,7 @@ const LIST_COLUMNS = `d.id, d.email, d.name, d.created_at AS "createdAt", d.eras
 export const searchTerm = (value: unknown): string => (typeof value === 'string' ? value.trim().slice(0, 200) : '');
 
 /** `text` as a LIKE pattern that matches only itself: %, _ and the escape character lose their meaning. */
-const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+export const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /**
  * Finds donors by the start of their email or name, case-insensitively ("jane" finds jane@… and

@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { FORGET_EVENT_PAYLOAD, FORGET_INTENT_PERSONAL_DATA } from '../../privacy/retention.service';
 import { audit } from '../accounts/admin-accounts.service';
+import { STRIPE_EVENTS_ABOUT } from '../gifts/gift-detail';
 import { stillCharging } from './donor-profile';
 
 export type ErasureOutcome =
@@ -15,21 +16,13 @@ export type ErasureOutcome =
   | { kind: 'events_waiting'; events: number };
 
 /** What the admin types to confirm: the donor's email (any case) or the word ERASE. */
-export const confirmsErasure = (typed: unknown, email: string): boolean =>
+const confirmsErasure = (typed: unknown, email: string): boolean =>
   typeof typed === 'string' && (typed.trim() === 'ERASE' || typed.trim().toLowerCase() === email.toLowerCase());
 
 /** The donor's checkout intents: linked to them, behind their gifts, or abandoned under their email (no donor id). */
 const DONOR_INTENTS = `donor_id = $1
    OR id IN (SELECT checkout_intent_id FROM ledger_entries WHERE donor_id = $1 AND checkout_intent_id IS NOT NULL)
    OR (email <> '' AND lower(email) = lower($2))`;
-
-/**
- * The stripe_events about a donor, by the id of the object an event carries ($1) or the
- * PaymentIntent its charge, refund or dispute belongs to ($2): the two expression indexes of
- * migration GiftConsoleIndexes, the same match as a gift's event history (gift-detail.ts).
- */
-const ABOUT_DONOR = `((payload->'data'->'object'->>'id') = ANY($1::text[])
-   OR (payload->'data'->'object'->>'payment_intent' IS NOT NULL AND (payload->'data'->'object'->>'payment_intent') = ANY($2::text[])))`;
 
 /**
  * The ids of the donor's Stripe objects that events carry: their Customers (customer.* events),
@@ -95,9 +88,10 @@ export async function eraseDonor(dataSource: DataSource, donorId: string, typed:
     );
     const charging = plans.filter(stillCharging).length;
     if (charging > 0) return { kind: 'plans_still_charging', plans: charging };
+    // The stripe_events about the donor: $1 their objects' ids, $2 their PaymentIntents (STRIPE_EVENTS_ABOUT).
     const { objectIds, paymentIntentIds } = await donorStripeObjects(tx, donorId, donor.email);
     const [{ waiting }]: { waiting: number }[] = await tx.query(
-      `SELECT count(*)::int AS waiting FROM stripe_events WHERE status IN ('received', 'deferred') AND ${ABOUT_DONOR}`,
+      `SELECT count(*)::int AS waiting FROM stripe_events WHERE status IN ('received', 'deferred') AND ${STRIPE_EVENTS_ABOUT}`,
       [objectIds, paymentIntentIds],
     );
     if (waiting > 0) return { kind: 'events_waiting', events: waiting };
@@ -109,7 +103,7 @@ export async function eraseDonor(dataSource: DataSource, donorId: string, typed:
     ) as [unknown, number];
     const [, eventPayloads] = await tx.query(
       `UPDATE stripe_events SET ${FORGET_EVENT_PAYLOAD}
-        WHERE status IN ('processed', 'ignored', 'failed') AND payload_purged_at IS NULL AND ${ABOUT_DONOR}`,
+        WHERE status IN ('processed', 'ignored', 'failed') AND payload_purged_at IS NULL AND ${STRIPE_EVENTS_ABOUT}`,
       [objectIds, paymentIntentIds],
     ) as [unknown, number];
     const [, offlineGifts] = await tx.query(

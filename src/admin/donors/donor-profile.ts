@@ -129,8 +129,6 @@ export async function donorProfile(dataSource: DataSource, donor: DonorRow) {
   };
 }
 
-export type DonorProfile = Awaited<ReturnType<typeof donorProfile>>;
-
 interface GiftRow {
   id: string;
   campaignTitle: string;

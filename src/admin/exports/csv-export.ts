@@ -4,6 +4,7 @@ import { stringify } from 'csv-stringify';
 import type { Response } from 'express';
 import pg from 'pg';
 import QueryStream from 'pg-query-stream';
+import { minorToMajorString } from '../../money';
 import { HttpError } from '../../web/errors';
 
 /** One column of an export: its header and how a row's cell is written. */
@@ -28,6 +29,9 @@ export interface CsvSendOptions {
   /** Runs once the export has its slot, before any row goes out (the audit row: only for exports that happen). */
   onStart?: () => Promise<void>;
 }
+
+/** An amount in minor units (a number, or bigint text from Postgres) as a CSV cell: major units, zeros kept ("12.50"). */
+export const csvMoney = (minor: string | number, currency: string) => minorToMajorString(Number(minor), currency.trim(), true);
 
 /** A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection"). */
 const FORMULA_START = /^[=+\-@\t\r]/;

@@ -1,5 +1,5 @@
-import { minorToMajorString } from '../../money';
-import type { CsvColumn, CsvQuery } from './csv-export';
+import { yearBounds } from '../../account/statements.service';
+import { csvMoney, type CsvColumn, type CsvQuery } from './csv-export';
 
 /** Erased donors are left out of every export (their gifts stay in the ledger, without anyone's name on them). */
 const NOT_ERASED = `d.erased_at IS NULL`;
@@ -17,8 +17,6 @@ interface DonorRow {
   voided: string;
 }
 
-const major = (minor: string | number, currency: string) => minorToMajorString(Number(minor), currency.trim(), true);
-
 const DONOR_COLUMNS: CsvColumn<DonorRow>[] = [
   { header: 'donor_id', cell: (r) => r.donor_id },
   { header: 'email', cell: (r) => r.email, text: true },
@@ -27,12 +25,12 @@ const DONOR_COLUMNS: CsvColumn<DonorRow>[] = [
   { header: 'gifts', cell: (r) => r.gifts },
   { header: 'first_gift_at', cell: (r) => new Date(r.first_gift_at).toISOString() },
   { header: 'last_gift_at', cell: (r) => new Date(r.last_gift_at).toISOString() },
-  { header: 'given', cell: (r) => major(r.given, r.currency) },
+  { header: 'given', cell: (r) => csvMoney(r.given, r.currency) },
   // Refunds and lost disputes, less refund reversals: what was given back of these gifts since.
-  { header: 'refunded', cell: (r) => major(0 - Number(r.refunded), r.currency) },
+  { header: 'refunded', cell: (r) => csvMoney(0 - Number(r.refunded), r.currency) },
   // Offline gifts recorded by mistake (or bounced): never given, so apart from refunds.
-  { header: 'voided', cell: (r) => major(0 - Number(r.voided), r.currency) },
-  { header: 'net', cell: (r) => major(Number(r.given) + Number(r.refunded) + Number(r.voided), r.currency) },
+  { header: 'voided', cell: (r) => csvMoney(0 - Number(r.voided), r.currency) },
+  { header: 'net', cell: (r) => csvMoney(Number(r.given) + Number(r.refunded) + Number(r.voided), r.currency) },
 ];
 
 /**
@@ -42,7 +40,7 @@ const DONOR_COLUMNS: CsvColumn<DonorRow>[] = [
  * as on the donor's yearly statement.
  */
 export function donorsExport(year: number | null): CsvQuery<DonorRow> {
-  const range = year === null ? [null, null] : [new Date(Date.UTC(year, 0, 1)), new Date(Date.UTC(year + 1, 0, 1))];
+  const range = year === null ? [null, null] : yearBounds(year);
   return {
     filename: year === null ? 'donors.csv' : `donors-${year}.csv`,
     columns: DONOR_COLUMNS,

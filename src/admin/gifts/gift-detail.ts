@@ -123,9 +123,17 @@ export async function giftRefundRequests(manager: EntityManager, giftId: string)
 }
 
 /**
- * The stripe_events rows about this gift's Stripe objects: by the id of the object an event carries
- * (session, PaymentIntent, invoice, subscription, refunds, disputes) or the PaymentIntent its charge,
- * refund or dispute belongs to. Both are expression indexes (migration GiftConsoleIndexes).
+ * The condition for stripe_events rows about some Stripe objects: by the id of the object an event
+ * carries (any of $1, a text[]) or the PaymentIntent its charge, refund or dispute belongs to (any
+ * of $2, a text[]). Both are expression indexes (migration GiftConsoleIndexes). A gift's event
+ * history and a donor's erasure (donor-erasure.ts) use it.
+ */
+export const STRIPE_EVENTS_ABOUT = `((payload->'data'->'object'->>'id') = ANY($1::text[])
+   OR (payload->'data'->'object'->>'payment_intent' IS NOT NULL AND (payload->'data'->'object'->>'payment_intent') = ANY($2::text[])))`;
+
+/**
+ * The stripe_events rows about this gift's Stripe objects (STRIPE_EVENTS_ABOUT): its session,
+ * PaymentIntent, invoice, subscription, refunds and disputes, and events of its PaymentIntent.
  */
 export async function giftEvents(dataSource: DataSource, gift: GiftRecord, adjustments: Adjustment[], requests: RefundRequest[], limit = 100): Promise<GiftEvent[]> {
   const objectIds = [gift.stripe.checkoutSession, gift.stripe.paymentIntent, gift.stripe.invoice, gift.stripe.subscription,
@@ -134,8 +142,7 @@ export async function giftEvents(dataSource: DataSource, gift: GiftRecord, adjus
   if (objectIds.length === 0) return [];
   const rows = await dataSource.query(
     `SELECT id, type, status, stripe_created_at, outcome_reason, last_error FROM stripe_events
-      WHERE (payload->'data'->'object'->>'id') = ANY($1::text[])
-         OR (payload->'data'->'object'->>'payment_intent' IS NOT NULL AND (payload->'data'->'object'->>'payment_intent') = ANY($2::text[]))
+      WHERE ${STRIPE_EVENTS_ABOUT}
       ORDER BY stripe_created_at, received_at LIMIT $3`,
     [[...new Set(objectIds)], gift.stripe.paymentIntent ? [gift.stripe.paymentIntent] : [], limit],
   );
@@ -146,7 +153,8 @@ export async function giftEvents(dataSource: DataSource, gift: GiftRecord, adjus
 }
 
 /**
- * What can still be refunded: the gift's net (refunds, lost disputes and anything else the ledger
+ * What can still be refunded, read in the refund's transaction (gift-refunds.ts; the gift page
+ * reckons the same from the rows it shows): the gift's net (refunds, lost disputes and anything else the ledger
  * took back already subtracted) less refunds asked of Stripe that its events have not confirmed yet.
  */
 export async function refundableAmount(manager: EntityManager, giftId: string): Promise<{ net: number; pending: number; refundable: number }> {

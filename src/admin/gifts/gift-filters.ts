@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { likeLiteral } from '../donors/donor-directory';
 
 /**
  * The gift list's filters, parsed once from a query string and turned into SQL: the list page and
@@ -20,7 +21,7 @@ export interface GiftFilterValues {
   q: string;
 }
 
-export const FILTER_NAMES = ['campaign', 'from', 'to', 'fy', 'fy_start', 'frequency', 'source', 'refunded', 'q'] as const;
+const FILTER_NAMES = ['campaign', 'from', 'to', 'fy', 'fy_start', 'frequency', 'source', 'refunded', 'q'] as const;
 
 export interface GiftFilters {
   campaignId: string | null;
@@ -41,30 +42,33 @@ const DAY_MS = 86_400_000;
 const MAX_SEARCH = 200;
 
 export interface CampaignChoice {
+  id: string;
   slug: string;
   title: string;
 }
 
-/** Every campaign by title, for the campaign filter (campaigns are few: tens, not thousands). */
+/**
+ * Every campaign by title, for the campaign filter and to resolve its slug (campaigns are few: tens,
+ * not thousands). Read once per request and passed to parseGiftFilters.
+ */
 export async function campaignChoices(dataSource: DataSource): Promise<CampaignChoice[]> {
-  return dataSource.query(`SELECT slug, title FROM campaigns ORDER BY lower(title), slug`);
+  return dataSource.query(`SELECT id, slug, title FROM campaigns ORDER BY lower(title), slug`);
 }
 
 /** Reads the filter fields of a query string (anything not a single string counts as empty). */
-export function filterValues(query: Record<string, unknown>): GiftFilterValues {
+function filterValues(query: Record<string, unknown>): GiftFilterValues {
   const read = (name: string) => (typeof query[name] === 'string' ? (query[name] as string).trim() : '');
   return Object.fromEntries(FILTER_NAMES.map((name) => [name, read(name)])) as unknown as GiftFilterValues;
 }
 
-/** Parses and checks the filters; a campaign slug is looked up (an unknown one is an error, not an empty list). */
-export async function parseGiftFilters(dataSource: DataSource, query: Record<string, unknown>): Promise<ParsedFilters> {
+/** Parses and checks the filters; a campaign slug is looked up in `campaigns` (an unknown one is an error, not an empty list). */
+export function parseGiftFilters(campaigns: CampaignChoice[], query: Record<string, unknown>): ParsedFilters {
   const values = filterValues(query);
   const errors: Partial<Record<keyof GiftFilterValues, string>> = {};
   const filters: GiftFilters = { campaignId: null, since: null, until: null, frequency: null, source: null, refunded: null, search: null };
 
   if (values.campaign) {
-    const [row] = /^[a-z0-9-]{1,80}$/.test(values.campaign)
-      ? await dataSource.query(`SELECT id FROM campaigns WHERE slug = $1`, [values.campaign]) : [];
+    const row = /^[a-z0-9-]{1,80}$/.test(values.campaign) ? campaigns.find((c) => c.slug === values.campaign) : undefined;
     if (row) filters.campaignId = row.id;
     else errors.campaign = 'No campaign has that slug.';
   }
@@ -149,7 +153,7 @@ export function giftFilterSql(filters: GiftFilters, firstParam = 1): { condition
     // A whole address (the donor wrote to us) is that donor, through the unique index on lower(email).
     conditions.push(`g.donor_id IN (SELECT sd.id FROM donors sd WHERE lower(sd.email) = lower(${param(filters.search)}))`);
   } else if (filters.search) {
-    const pattern = param(`%${filters.search.toLowerCase().replace(/[\\%_]/g, '\\$&')}%`);
+    const pattern = param(`%${likeLiteral(filters.search.toLowerCase())}%`);
     // The donor's email and name as Kettle keeps them, through their trigram indexes (migration 1764547000000).
     conditions.push(`g.donor_id IN (SELECT sd.id FROM donors sd WHERE lower(sd.email) LIKE ${pattern} OR lower(sd.name) LIKE ${pattern})`);
   }

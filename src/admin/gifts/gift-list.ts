@@ -1,6 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { CsvColumn, CsvQuery } from '../exports/csv-export';
-import { minorToMajorString } from '../../money';
+import { csvMoney, type CsvColumn, type CsvQuery } from '../exports/csv-export';
 import { giftFilterSql, type GiftFilters } from './gift-filters';
 
 /** One gift as the list and the export show it. Amounts in minor units. */
@@ -50,7 +49,7 @@ function isRealInstant(at: string): boolean {
   return !Number.isNaN(parsed.getTime()) && parsed.toISOString() === millis && !at.startsWith('0000');
 }
 
-export const cursorText = (row: GiftRow) => `${row.at_text}_${row.id}`;
+const cursorText = (row: GiftRow) => `${row.at_text}_${row.id}`;
 
 /** The donor record's name and email, else what they typed at checkout; nothing of an erased donor (their gifts stay). */
 export const DONOR_NAME = `CASE WHEN d.erased_at IS NULL THEN coalesce(d.name, ci.donor_name) END`;
@@ -104,7 +103,6 @@ export function giftKind(row: { frequency: GiftRow['frequency']; renewal: boolea
 
 export const sourceLabel = (source: GiftRow['source']) => (source === 'offline' ? 'Offline' : 'Online');
 
-const major = (minor: number, currency: string) => minorToMajorString(minor, currency, true);
 /** Given back: refunds and lost disputes, less refund reversals (a void is not money given back). */
 export const refundedOf = (row: GiftRow) => Number(row.voided) - Number(row.adjusted);
 export const voidedOf = (row: GiftRow) => -Number(row.voided);
@@ -119,12 +117,12 @@ const GIFT_COLUMNS: CsvColumn<GiftRow>[] = [
   { header: 'kind', cell: (r) => giftKind(r) },
   { header: 'source', cell: (r) => sourceLabel(r.source).toLowerCase() },
   { header: 'currency', cell: (r) => r.currency.toUpperCase() },
-  { header: 'amount', cell: (r) => major(Number(r.amount), r.currency) },
+  { header: 'amount', cell: (r) => csvMoney(Number(r.amount), r.currency) },
   // The part of amount the donor added to cover the fees.
-  { header: 'fee_cover', cell: (r) => major(Number(r.fee_cover_amount), r.currency) },
-  { header: 'refunded', cell: (r) => major(refundedOf(r), r.currency) },
-  { header: 'voided', cell: (r) => major(voidedOf(r), r.currency) },
-  { header: 'net', cell: (r) => major(netOf(r), r.currency) },
+  { header: 'fee_cover', cell: (r) => csvMoney(Number(r.fee_cover_amount), r.currency) },
+  { header: 'refunded', cell: (r) => csvMoney(refundedOf(r), r.currency) },
+  { header: 'voided', cell: (r) => csvMoney(voidedOf(r), r.currency) },
+  { header: 'net', cell: (r) => csvMoney(netOf(r), r.currency) },
   { header: 'stripe_payment_intent', cell: (r) => r.stripe_payment_intent_id },
   { header: 'offline_method', cell: (r) => r.offline_method },
   { header: 'offline_reference', cell: (r) => r.offline_reference, text: true },

@@ -4,13 +4,11 @@ import type { Config } from '../../config';
 import { offlineMethodWords } from '../../donations/gift-words';
 import { formatCharge, minorToMajorString } from '../../money';
 import { NotFoundError } from '../../web/errors';
-import { findGift, giftAdjustments, giftEvents, giftRefundRequests, refundableAmount, type RefundRequest } from './gift-detail';
+import { consoleTime } from '../console-time';
+import { findGift, giftAdjustments, giftEvents, giftRefundRequests, type RefundRequest } from './gift-detail';
 import { filterQueryString, type CampaignChoice, type GiftFilterValues } from './gift-filters';
 import { giftKind, netOf, refundedOf, sourceLabel, voidedOf, type GiftRow } from './gift-list';
 import type { QueuedComment } from './comment-moderation';
-
-/** "2026-11-27 20:44 UTC": the console shows times in UTC, like its filters. */
-export const utcMinute = (at: Date) => `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 const ADJUSTMENT_LABELS: Record<string, string> = { refund: 'Refund', dispute_lost: 'Lost dispute', refund_reversal: 'Refund reversed (failed)', void: 'Void' };
 
@@ -34,7 +32,7 @@ export function giftListModel(values: GiftFilterValues, campaigns: CampaignChoic
     hasErrors: Object.keys(errors).length > 0,
     gifts: rows.map((r) => ({
       id: r.id,
-      date: utcMinute(new Date(r.occurred_at)),
+      date: consoleTime(r.occurred_at),
       donorName: r.donor_name,
       donorEmail: r.donor_email,
       campaign: r.campaign_slug,
@@ -84,9 +82,12 @@ export interface GiftPageForm {
 export async function giftPageModel(dataSource: DataSource, config: Config, idText: string, form: GiftPageForm = {}) {
   const gift = await findGift(dataSource.manager, idText);
   if (!gift) throw new NotFoundError('We could not find that gift.');
-  const [adjustments, requests, amounts] = await Promise.all([
-    giftAdjustments(dataSource.manager, gift.id), giftRefundRequests(dataSource.manager, gift.id), refundableAmount(dataSource.manager, gift.id),
-  ]);
+  const [adjustments, requests] = await Promise.all([giftAdjustments(dataSource.manager, gift.id), giftRefundRequests(dataSource.manager, gift.id)]);
+  // As refundableAmount (gift-detail.ts) reckons them, from the rows just read: the gift and every
+  // adjustment summed, less refunds asked of Stripe that its events have not confirmed yet.
+  const net = adjustments.reduce((total, a) => total + a.amount, gift.amount);
+  const pending = requests.filter((r) => (r.status === 'sending' || r.status === 'sent') && !r.confirmed).reduce((total, r) => total + r.amount, 0);
+  const amounts = { net, pending, refundable: Math.max(0, net - pending) };
   const events = await giftEvents(dataSource, gift, adjustments, requests);
   const money = (minor: number) => formatCharge(minor, gift.currency);
   const sum = (kinds: string[]) => adjustments.filter((a) => kinds.includes(a.kind)).reduce((total, a) => total - a.amount, 0);
@@ -95,7 +96,7 @@ export async function giftPageModel(dataSource: DataSource, config: Config, idTe
     title: `Gift ${gift.id.slice(0, 8)}`,
     gift: {
       id: gift.id,
-      date: utcMinute(gift.occurredAt),
+      date: consoleTime(gift.occurredAt),
       kind: giftKind(gift),
       source: sourceLabel(gift.source),
       // The void form (POST /admin/gifts/:id/void, offline-gifts.routes.ts) while the gift still counts.
@@ -122,13 +123,13 @@ export async function giftPageModel(dataSource: DataSource, config: Config, idTe
       ...adjustments.filter((a) => a.kind === 'refund').map((a) => ['Refund', stripeLink(config, 'refunds', a.stripeRefundId)]),
     ] as [string, ReturnType<typeof stripeLink>][]).flatMap(([label, link]) => (link ? [{ label, ...link }] : [])),
     adjustments: adjustments.map((a) => ({
-      kind: ADJUSTMENT_LABELS[a.kind] ?? a.kind, amount: money(a.amount), date: utcMinute(a.occurredAt), stripeId: a.stripeRefundId ?? a.stripeDisputeId,
+      kind: ADJUSTMENT_LABELS[a.kind] ?? a.kind, amount: money(a.amount), date: consoleTime(a.occurredAt), stripeId: a.stripeRefundId ?? a.stripeDisputeId,
     })),
     refundRequests: requests.map((r) => ({
-      amount: money(r.amount), date: utcMinute(r.createdAt), by: r.by, status: requestStatus(r), stripeRefundId: r.stripeRefundId,
+      amount: money(r.amount), date: consoleTime(r.createdAt), by: r.by, status: requestStatus(r), stripeRefundId: r.stripeRefundId,
       retryKey: r.status === 'sending' && r.error ? r.requestKey : null,
     })),
-    events: events.map((e) => ({ ...e, date: utcMinute(e.stripeCreatedAt), note: e.lastError ?? e.outcomeReason })),
+    events: events.map((e) => ({ ...e, date: consoleTime(e.stripeCreatedAt), note: e.lastError ?? e.outcomeReason })),
     refundForm: gift.source === 'stripe' && gift.stripe.paymentIntent && amounts.refundable > 0
       // The amount is filled in, so the admin sees what one press refunds (empty would refund all that is left).
       ? { requestKey: randomUUID(), amount: form.amount ?? minorToMajorString(amounts.refundable, gift.currency, true), errors: form.errors ?? {}, maximum: money(amounts.refundable) }
@@ -155,6 +156,6 @@ function refundNotice(requests: RefundRequest[], requestId: unknown, money: (min
 }
 
 export function moderationModel(queue: { awaiting: QueuedComment[]; recent: QueuedComment[] }) {
-  const row = (c: QueuedComment) => ({ ...c, date: utcMinute(c.at) });
+  const row = (c: QueuedComment) => ({ ...c, date: consoleTime(c.at) });
   return { awaiting: queue.awaiting.map(row), recent: queue.recent.map(row) };
 }

@@ -14,20 +14,22 @@ export function giftRoutes(deps: AdminDeps): Router {
   const refunds = new GiftRefunds(deps.dataSource, deps.stripe, deps.logger);
 
   router.get('/gifts', async (req, res) => {
-    const parsed = await parseGiftFilters(deps.dataSource, req.query);
+    const campaigns = await campaignChoices(deps.dataSource);
+    const parsed = parseGiftFilters(campaigns, req.query);
     const cursor = parseCursor(req.query.after);
     if (!parsed.ok || cursor === 'invalid') {
       const errors = parsed.ok ? { after: 'This page link is broken: start again from the first page.' } : parsed.errors;
-      return renderAdmin(req, res, 'admin/gifts/list', { title: 'Gifts', section: 'gifts', status: 400, ...giftListModel(parsed.values, await campaignChoices(deps.dataSource), [], null, errors) });
+      return renderAdmin(req, res, 'admin/gifts/list', { title: 'Gifts', section: 'gifts', status: 400, ...giftListModel(parsed.values, campaigns, [], null, errors) });
     }
     const page = await listGifts(deps.dataSource, parsed.filters, cursor);
-    renderAdmin(req, res, 'admin/gifts/list', { title: 'Gifts', section: 'gifts', firstPage: cursor === null, ...giftListModel(parsed.values, await campaignChoices(deps.dataSource), page.rows, page.next) });
+    renderAdmin(req, res, 'admin/gifts/list', { title: 'Gifts', section: 'gifts', firstPage: cursor === null, ...giftListModel(parsed.values, campaigns, page.rows, page.next) });
   });
 
   router.get('/exports/gifts.csv', async (req, res) => {
-    const parsed = await parseGiftFilters(deps.dataSource, req.query);
+    const campaigns = await campaignChoices(deps.dataSource);
+    const parsed = parseGiftFilters(campaigns, req.query);
     if (!parsed.ok) {
-      return renderAdmin(req, res, 'admin/gifts/list', { title: 'Gifts', section: 'gifts', status: 400, ...giftListModel(parsed.values, await campaignChoices(deps.dataSource), [], null, parsed.errors) });
+      return renderAdmin(req, res, 'admin/gifts/list', { title: 'Gifts', section: 'gifts', status: 400, ...giftListModel(parsed.values, campaigns, [], null, parsed.errors) });
     }
     // A read, yet audited like the other exports: who took which personal data out, and when.
     await deps.exporter.send(res, giftsCsvQuery(parsed.filters), {

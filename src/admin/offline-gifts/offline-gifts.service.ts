@@ -14,7 +14,7 @@ class AlreadyRecorded extends Error {}
  * card gifts as it came); an earlier day, noon UTC of that day, so it falls on that day wherever
  * the page is read (UTC-12 to UTC+11) and in that UTC year's statement.
  */
-export function offlineOccurredAt(receivedOn: string, now: Date): Date {
+function offlineOccurredAt(receivedOn: string, now: Date): Date {
   return receivedOn === now.toISOString().slice(0, 10) ? now : new Date(`${receivedOn}T12:00:00Z`);
 }
 
